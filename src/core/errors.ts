@@ -1,0 +1,61 @@
+import type { Status } from './status.js';
+
+/** Base class for errors that carry a scan status word. */
+export class ScanError extends Error {
+  readonly status: Status;
+  constructor(status: Status, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ScanError';
+    this.status = status;
+  }
+}
+
+/** A connection was refused by the scope guard or the exclusion list: never sent. */
+export class ScopeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ScopeError';
+  }
+}
+
+/** Malformed or hostile bytes: a parser refuses them. */
+export class ProtocolError extends ScanError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('protocol-error', message, options);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** Input the user gave us (flag, file, target) is wrong. Printed without a stack trace. */
+export class UsageError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UsageError';
+  }
+}
+
+/** Maps any thrown value to a status word; network errno codes follow zgrab2's mapping. */
+export function statusOf(err: unknown): Status {
+  if (err instanceof ScanError) return err.status;
+  const code = (err as { code?: string } | null)?.code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection-refused';
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'connection-timeout';
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ERR_STREAM_DESTROYED':
+      return 'connection-closed';
+    default:
+      if (typeof code === 'string' && (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS'))) return 'tls-error';
+      return 'unknown-error';
+  }
+}
+
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
