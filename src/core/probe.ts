@@ -22,13 +22,15 @@ export interface ProbeContext {
   hostname?: string;
   profile: Profile;
   /** Opens a bounded socket to this (ip, port), through the scope guard; TLS when asked. */
-  connect(options?: { tls?: boolean }): Promise<BoundedSocket>;
+  connect(options?: { tls?: boolean; maxBytes?: number }): Promise<BoundedSocket>;
   /** Whether this port should be spoken to over TLS (DICOM 2762, `--dicom-tls`, ...). */
   tls: boolean;
   host: HostState;
   signal: AbortSignal;
   /** Probe-specific options from the CLI (`--calling-ae`, ...), keyed by probe id. */
   options: Record<string, unknown>;
+  /** Timeouts in force (ms), for probes that wait for optional replies (A-RELEASE-RP). */
+  timeouts: { connectMs: number; readMs: number; sessionMs: number };
 }
 
 export interface ProbeResult<R> {

@@ -98,7 +98,10 @@ export const DicomObservation = z.object({
   association: AssociationInfo.nullable(),
   services: DicomServices.nullable(),
   echo: z.object({ status: z.number().int().nullable(), ok: z.boolean() }).nullable(),
+  /** Safe profile: the random-UID door test. Intrusive profile: the count-only STUDY-level query. */
   find: FindProbe.nullable(),
+  /** Intrusive profile only: a count-only PATIENT-level query when Patient Root FIND is offered. */
+  patientFind: FindProbe.nullable(),
   /** How the last association ended. */
   release: z.enum(['released', 'aborted-by-us', 'aborted-by-peer', 'closed', 'none']),
   tls: z.boolean(),

@@ -1,0 +1,34 @@
+/** `medsurface lab`: the simulated hospital network on loopback, until Ctrl-C. */
+import type { Command } from 'commander';
+import Table from 'cli-table3';
+import { type LabNodeInfo, startLab } from '../../lab/index.js';
+
+export function labTable(nodes: LabNodeInfo[]): string {
+  const t = new Table({ head: ['node', 'address', 'port', 'kind', 'description'] });
+  for (const n of nodes) t.push([n.name, n.ip, String(n.port), n.kind, n.description]);
+  return t.toString();
+}
+
+export function registerLab(program: Command): void {
+  program
+    .command('lab')
+    .description('start the simulated hospital network on loopback (127.77.0.0/16) until interrupted')
+    .option('--block <cidr>', 'loopback block for the lab nodes', '127.77.0.0/16')
+    .option('--only <names>', 'start only these nodes (comma-separated)')
+    .option('--json', 'print the node list as JSON')
+    .action(async (o: { block: string; only?: string; json?: boolean }) => {
+      const lab = await startLab({ block: o.block, ...(o.only ? { only: o.only.split(',') } : {}), quiet: true });
+      if (o.json) process.stdout.write(`${JSON.stringify(lab.nodes, null, 2)}\n`);
+      else {
+        process.stdout.write(`${labTable(lab.nodes)}\n`);
+        const ports = [...new Set(lab.nodes.map((n) => n.port))].sort((a, b) => a - b).join(',');
+        process.stdout.write(`lab running on ${lab.block}. Try:\n  medsurface scan ${lab.block} --ports ${ports}\nCtrl-C stops it.\n`);
+      }
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      process.stderr.write('stopping the lab...\n');
+      await lab.stop();
+    });
+}

@@ -1,0 +1,319 @@
+/**
+ * `medsurface scan`: targets → scope guard → engine → probes → fingerprints/checks → output
+ * and inventory. `executeScan` is also what `demo` runs, so the demo exercises the real path.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import { DEFAULT_TIMEOUTS } from '../../core/limits.js';
+import { PROFILES, type Profile, type RunState, type ServiceRecord } from '../../core/types.js';
+import { RateLimiter } from '../../engine/rate-limiter.js';
+import { type Checkpoint, type RunStats, runScan } from '../../engine/run-scan.js';
+import { SendLogFile } from '../../engine/send-log.js';
+import { type Inventory, openInventory } from '../../inventory/index.js';
+import { fileWriter, jsonlWriter, type ResultWriter, tableWriter } from '../../output/writer.js';
+import { makeProgress } from '../../output/progress.js';
+import { defaultPortsOf, selectProbes } from '../../probes/index.js';
+import { padAe } from '../../probes/dicom/parse.js';
+import { TargetSet, assertInScope, loadIpSetSpecs, makeScopeGuard } from '../../scope/index.js';
+import { intOption, listOption, parsePorts } from '../options.js';
+
+export interface ScanOptions {
+  ports?: string;
+  probes?: string;
+  profile: string;
+  concurrency: number;
+  rate: number;
+  hostConcurrency: number;
+  hostDelay: number;
+  connectTimeout: number;
+  readTimeout: number;
+  sessionTimeout: number;
+  retries: number;
+  exclude: string[];
+  excludeFile: string[];
+  scope?: string;
+  resolver?: string;
+  callingAe?: string;
+  dicomTls?: boolean;
+  json?: boolean;
+  out?: string;
+  emitClosed?: boolean;
+  db?: string;
+  inventory: boolean;
+  resume?: string;
+  seed?: string;
+  quiet?: boolean;
+  sendLog?: string;
+}
+
+/** What a run stores so that `--resume` can rebuild it exactly. */
+interface StoredScanOptions {
+  targets: string[];
+  ports: number[];
+  probes: string[];
+  profile: Profile;
+  exclude: string[];
+  excludeFile: string[];
+  scope?: string;
+  resolver?: string;
+  callingAe?: string;
+  dicomTls: boolean;
+  seed: string;
+  concurrency: number;
+  rate: number;
+  hostConcurrency: number;
+  hostDelay: number;
+  timeouts: { connectMs: number; readMs: number; sessionMs: number };
+  retries: number;
+}
+
+export interface ScanSummary {
+  runId: string | null;
+  state: RunState;
+  stats: RunStats;
+  inventory: string | null;
+  sendLog: string | null;
+  records: ServiceRecord[];
+}
+
+export interface ScanIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  /** Provided by tests and the demo; the CLI wires SIGINT to it. */
+  signal?: AbortSignal;
+  /** Keep the records in memory (demo, tests). */
+  collect?: boolean;
+}
+
+function buildStored(targets: string[], o: ScanOptions): StoredScanOptions {
+  const profile = o.profile as Profile;
+  if (!PROFILES.includes(profile)) throw new UsageError(`--profile must be one of ${PROFILES.join(', ')} (got "${o.profile}")`);
+  const probes = selectProbes(o.probes ? listOption(o.probes) : undefined);
+  const ports = o.ports ? parsePorts(o.ports) : defaultPortsOf(probes);
+  if (o.callingAe) padAe(o.callingAe);
+  if (o.concurrency < 1) throw new UsageError('--concurrency must be at least 1');
+  if (o.hostConcurrency < 1) throw new UsageError('--host-concurrency must be at least 1');
+  if (o.rate < 0) throw new UsageError('--rate must be 0 (unlimited) or more');
+  const seed = o.seed ?? BigInt(`0x${randomBytes(8).toString('hex')}`).toString();
+  if (!/^\d+$/.test(seed)) throw new UsageError('--seed must be a non-negative integer');
+  return {
+    targets,
+    ports,
+    probes: probes.map((p) => p.id),
+    profile,
+    exclude: o.exclude,
+    excludeFile: o.excludeFile,
+    ...(o.scope ? { scope: o.scope } : {}),
+    ...(o.resolver ? { resolver: o.resolver } : {}),
+    ...(o.callingAe ? { callingAe: o.callingAe } : {}),
+    dicomTls: Boolean(o.dicomTls),
+    seed,
+    concurrency: o.concurrency,
+    rate: o.rate,
+    hostConcurrency: o.hostConcurrency,
+    hostDelay: o.hostDelay,
+    timeouts: { connectMs: o.connectTimeout, readMs: o.readTimeout, sessionMs: o.sessionTimeout },
+    retries: o.retries,
+  };
+}
+
+export async function executeScan(targetSpecs: string[], o: ScanOptions, io: ScanIo): Promise<ScanSummary> {
+  let inventory: Inventory | null = null;
+  let stored: StoredScanOptions;
+  let resume: Checkpoint | undefined;
+  let runId: string | null = null;
+  if (o.inventory) inventory = await openInventory(o.db);
+  try {
+    if (o.resume) {
+      if (!inventory) throw new UsageError('--resume needs the inventory (do not combine it with --no-inventory)');
+      const run = await inventory.getRun(o.resume);
+      if (!run) throw new UsageError(`no scan run "${o.resume}" in ${inventory.location}`);
+      if (run.state === 'completed') throw new UsageError(`run ${run.id} is already completed; nothing to resume`);
+      if (targetSpecs.length > 0) throw new UsageError('--resume takes no targets: the run keeps its own');
+      stored = run.options as unknown as StoredScanOptions;
+      resume = (run.checkpoint as Checkpoint | null) ?? { seed: stored.seed, resumeFrom: 0, done: [] };
+      runId = run.id;
+    } else {
+      if (targetSpecs.length === 0) throw new UsageError('no targets given (addresses, CIDRs, ranges, names, @file or -)');
+      stored = buildStored(targetSpecs, o);
+    }
+
+    const targets = await TargetSet.fromSpecs(stored.targets, {
+      ...(stored.resolver ? { resolver: stored.resolver } : {}),
+      stdin: process.stdin,
+    });
+    const exclude = await loadIpSetSpecs(stored.exclude, stored.excludeFile);
+    const scope = stored.scope ? await loadIpSetSpecs([stored.scope], []) : undefined;
+    if (scope) assertInScope(targets, scope);
+    const guard = makeScopeGuard({ ...(scope ? { scope } : {}), exclude });
+
+    if (inventory && !runId) {
+      const run = await inventory.createRun({
+        profile: stored.profile,
+        targets: stored.targets,
+        options: stored as unknown as Record<string, unknown>,
+        totalTargets: targets.size,
+      });
+      runId = run.id;
+    }
+    const sendLogPath =
+      o.sendLog ?? (inventory && runId && inventory.kind === 'sqlite' ? path.join(path.dirname(inventory.location), 'runs', `${runId}.sendlog.jsonl`) : null);
+    const sendLog = sendLogPath ? new SendLogFile(sendLogPath) : null;
+
+    const writer: ResultWriter = o.out
+      ? fileWriter(o.out)
+      : o.json || !io.stdout.isTTY
+        ? jsonlWriter(io.stdout)
+        : tableWriter(io.stdout);
+    const records: ServiceRecord[] = [];
+    const progress = makeProgress(o.quiet ? 'quiet' : 'auto', io.stderr);
+    const controller = new AbortController();
+    const onAbort = () => controller.abort();
+    io.signal?.addEventListener('abort', onAbort, { once: true });
+    if (io.signal?.aborted) controller.abort();
+    if (stored.profile === 'intrusive') {
+      io.stderr.write('medsurface: profile "intrusive": count-only record queries and AE guessing are enabled for this run.\n');
+    }
+    let result: Awaited<ReturnType<typeof runScan>>;
+    try {
+      result = await runScan({
+        targets,
+        exclude,
+        seed: BigInt(stored.seed),
+        concurrency: stored.concurrency,
+        config: {
+          probes: selectProbes(stored.probes),
+          ports: stored.ports,
+          profile: stored.profile,
+          timeouts: stored.timeouts,
+          retries: stored.retries,
+          guard,
+          rate: stored.rate > 0 ? new RateLimiter(stored.rate) : null,
+          hostConcurrency: stored.hostConcurrency,
+          hostDelayMs: stored.hostDelay,
+          dicomTls: stored.dicomTls,
+          probeOptions: { dicom: { ...(stored.callingAe ? { callingAe: stored.callingAe } : {}) } },
+          ...(sendLog ? { sendLog: sendLog.log } : {}),
+          signal: controller.signal,
+        },
+        ...(inventory ? { inventory } : {}),
+        ...(runId ? { runId } : {}),
+        ...(resume ? { resume } : {}),
+        emitClosed: Boolean(o.emitClosed),
+        onRecord: (rec) => {
+          writer.write(rec);
+          if (io.collect) records.push(rec);
+        },
+        onProgress: (s) => progress.update(s),
+      });
+    } finally {
+      progress.stop();
+      io.signal?.removeEventListener('abort', onAbort);
+      await writer.close();
+      await sendLog?.close();
+    }
+
+    if (inventory && runId) {
+      let unreachable: string[] = [];
+      if (result.state === 'completed') {
+        // Hosts in this run's targets that had services before and answered nothing now.
+        const seen = await inventory.listAssets({});
+        const addresses = targets.addresses();
+        const run = await inventory.getRun(runId);
+        unreachable = seen
+          .filter((a) => addresses.has(a.ip) && !exclude.has(a.ip))
+          .filter((a) => run && a.lastSeen < run.startedAt)
+          .map((a) => a.ip);
+      }
+      await inventory.finishRun(runId, result.state, {
+        stats: { ...result.stats, sendLog: sendLogPath },
+        unreachableHosts: unreachable,
+      });
+    }
+    return {
+      runId,
+      state: result.state,
+      stats: result.stats,
+      inventory: inventory?.location ?? null,
+      sendLog: sendLogPath,
+      records,
+    };
+  } finally {
+    await inventory?.close();
+  }
+}
+
+export function registerScan(program: Command): void {
+  program
+    .command('scan')
+    .description('discover and identify healthcare systems in the given targets')
+    .argument('[targets...]', 'addresses, CIDRs, ranges (127.0.0.1-127.0.3.255), host names, @file, - for stdin')
+    .option('-p, --ports <list>', 'ports and ranges (104,4242,11000-11112); default: the default ports of the selected probes')
+    .option('--probes <list>', 'probes to run (dicom); default all')
+    .option('--profile <name>', 'safe (observe only) or intrusive (count-only queries, AE guessing)', 'safe')
+    .option('-c, --concurrency <n>', 'hosts scanned in parallel', intOption('--concurrency'), 256)
+    .option('--rate <n>', 'global connection starts per second (0 = unlimited)', intOption('--rate'), 0)
+    .option('--host-concurrency <n>', 'parallel connections to one host (fragile devices: keep 1)', intOption('--host-concurrency'), 1)
+    .option('--host-delay <ms>', 'pause between connections to the same host', intOption('--host-delay'), 20)
+    .option('--connect-timeout <ms>', 'TCP connect timeout', intOption('--connect-timeout'), DEFAULT_TIMEOUTS.connectMs)
+    .option('--read-timeout <ms>', 'per-read timeout', intOption('--read-timeout'), DEFAULT_TIMEOUTS.readMs)
+    .option('--session-timeout <ms>', 'deadline for one whole session', intOption('--session-timeout'), DEFAULT_TIMEOUTS.sessionMs)
+    .option('--retries <n>', 'retries of connect timeouts', intOption('--retries'), 1)
+    .option('--exclude <cidrs>', 'never connect to these (repeatable, comma-separated)', (v, prev: string[]) => [...prev, ...listOption(v)], [])
+    .option('--exclude-file <file>', 'exclusion list file (repeatable)', (v, prev: string[]) => [...prev, v], [])
+    .option('--scope <file|cidrs>', 'authorised scope: a target outside it is refused before the scan starts')
+    .option('--resolver <ip[:port]>', 'DNS server for host-name targets (default: the system resolver)')
+    .option('--calling-ae <title>', 'our DICOM calling AE title', 'MEDSURFACE')
+    .option('--dicom-tls', 'speak DICOM over TLS on every port (2762 always is)')
+    .option('--json', 'JSON lines on stdout even on a terminal')
+    .option('-o, --out <file>', 'write JSON lines to a file')
+    .option('--emit-closed', 'also output refused and timed-out ports')
+    .option('--db <path|url>', 'inventory: SQLite path or postgres:// URL (default $MEDSURFACE_DB or XDG data dir)')
+    .option('--no-inventory', 'do not record the run in the inventory')
+    .option('--resume <run-id>', 'continue an interrupted run without rescanning finished hosts')
+    .option('--seed <n>', 'seed of the pseudo-random target order (default random)')
+    .option('--send-log <file>', 'device-safety log of what was sent where (default beside the inventory)')
+    .option('-q, --quiet', 'no progress output')
+    .addHelpText(
+      'after',
+      `
+Output: one JSON line per service that accepted a connection (schema: medsurface schema).
+Status words: success, connection-refused, connection-timeout, io-timeout, connection-closed,
+protocol-error, tls-error, application-error, unknown-error.
+
+Examples:
+  medsurface scan 127.77.0.0/16 --ports 104,4242,11112 --json > out.jsonl
+  medsurface scan @targets.txt --scope 127.77.0.0/16 --exclude 127.77.9.0/24
+  medsurface scan --resume r-20261128-abcdef`,
+    )
+    .action(async (targets: string[], o: ScanOptions) => {
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        interrupts++;
+        if (interrupts === 1) {
+          process.stderr.write('\nmedsurface: interrupted; abandoning in-flight work and recording the run as interrupted (Ctrl-C again to quit now)\n');
+          controller.abort();
+        } else process.exit(130);
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      try {
+        const s = await executeScan(targets, o, { stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
+        const secs = (s.stats.elapsedMs / 1000).toFixed(1);
+        if (!o.quiet || s.state !== 'completed') {
+          process.stderr.write(
+            `medsurface: run ${s.runId ?? '(not recorded)'} ${s.state}: ${s.stats.hostsDone}/${s.stats.targets} hosts, ${s.stats.probes} probes, ${s.stats.open} open services, ${s.stats.findings} findings in ${secs} s\n`,
+          );
+          if (s.inventory) process.stderr.write(`medsurface: inventory ${s.inventory}\n`);
+          if (s.state === 'interrupted' && s.runId) process.stderr.write(`medsurface: resume with: medsurface scan --resume ${s.runId}${o.db ? ` --db ${o.db}` : ''}\n`);
+        }
+        process.exitCode = s.state === 'completed' ? 0 : 130;
+      } finally {
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+      }
+    });
+}

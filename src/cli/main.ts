@@ -1,0 +1,45 @@
+/**
+ * The medsurface command line. Usage errors print one clear line and exit 2; nothing but
+ * results is written to stdout.
+ */
+import { Command, CommanderError } from 'commander';
+import { ScopeError, UsageError } from '../core/errors.js';
+import { VERSION } from '../core/version.js';
+import { registerDemo } from './commands/demo.js';
+import { registerInventory } from './commands/inventory.js';
+import { registerLab } from './commands/lab.js';
+import { registerScan } from './commands/scan.js';
+import { registerSchema } from './commands/schema.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('medsurface')
+    .description('Find, identify and assess internet-exposed healthcare systems (DICOM PACS, modalities, ...).\nOnly scan networks you are authorised to assess.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerScan(program);
+  registerInventory(program);
+  registerLab(program);
+  registerDemo(program);
+  registerSchema(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError || err instanceof ScopeError) {
+      process.stderr.write(`medsurface: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * One function scans one (host, port) with a set of probes; `scanHost` runs the ports of one
+ * host with per-host pacing and fuses the host's identity. The CLI and (later) the
+ * distributed workers share these two functions (STYLE.md §7).
+ */
+import { BoundedSocket, type ScopeGuard, type SendLog } from '../core/bounded-socket.js';
+import { ScanError, ScopeError, messageOf, statusOf } from '../core/errors.js';
+import type { HostState, Probe, ProbeContext, ProbeResult } from '../core/probe.js';
+import { isOpen, type Status } from '../core/status.js';
+import type { HostTarget, Identification, Profile, ServiceRecord } from '../core/types.js';
+import { runChecks } from '../checks/index.js';
+import { fieldsOf, fuseAsset, identify } from '../fingerprints/index.js';
+import { IDENTIFICATION_CHAIN, PROBES } from '../probes/index.js';
+import { type RateLimiter, sleep } from './rate-limiter.js';
+
+export interface ScanConfig {
+  probes: readonly Probe[];
+  ports: readonly number[];
+  profile: Profile;
+  timeouts: { connectMs: number; readMs: number; sessionMs: number };
+  /** Retries of connect timeouts (a refused port is an answer and is not retried). */
+  retries: number;
+  guard: ScopeGuard;
+  rate: RateLimiter | null;
+  /** Parallel services per host (default 1: medical devices are fragile). */
+  hostConcurrency: number;
+  /** Pause between two connection starts to the same host, ms. */
+  hostDelayMs: number;
+  /** Speak DICOM over TLS on every port (2762 always is). */
+  dicomTls: boolean;
+  probeOptions: Record<string, unknown>;
+  sendLog?: SendLog;
+  signal: AbortSignal;
+}
+
+interface HostRuntime extends HostState {
+  lastConnectAt: number;
+  connects: number;
+}
+
+export function newHostState(): HostRuntime {
+  return { fragile: false, guessBudget: 12, lastConnectAt: 0, connects: 0 };
+}
+
+function contextFor(target: HostTarget, port: number, probe: Probe, cfg: ScanConfig, host: HostRuntime): ProbeContext {
+  const tls = probe.id === 'dicom' ? cfg.dicomTls || (probe.tlsPorts ?? []).includes(port) : (probe.tlsPorts ?? []).includes(port);
+  return {
+    ip: target.ip,
+    port,
+    ...(target.hostname ? { hostname: target.hostname } : {}),
+    profile: cfg.profile,
+    tls,
+    host,
+    signal: cfg.signal,
+    options: cfg.probeOptions,
+    timeouts: cfg.timeouts,
+    connect: async (o) => {
+      for (let attempt = 0; ; attempt++) {
+        if (cfg.signal.aborted) throw new ScanError('unknown-error', 'scan interrupted');
+        const since = Date.now() - host.lastConnectAt;
+        if (host.connects > 0 && since < cfg.hostDelayMs) await sleep(cfg.hostDelayMs - since, cfg.signal);
+        if (cfg.rate) await cfg.rate.take(cfg.signal);
+        host.lastConnectAt = Date.now();
+        host.connects++;
+        cfg.sendLog?.({ ip: target.ip, port, what: o?.tls ? 'TCP connect + TLS ClientHello' : 'TCP connect' });
+        try {
+          return await BoundedSocket.open({
+            ip: target.ip,
+            port,
+            guard: cfg.guard,
+            connectTimeoutMs: cfg.timeouts.connectMs,
+            readTimeoutMs: cfg.timeouts.readMs,
+            sessionTimeoutMs: cfg.timeouts.sessionMs,
+            tls: o?.tls ?? false,
+            ...(o?.maxBytes ? { maxBytes: o.maxBytes } : {}),
+            signal: cfg.signal,
+            ...(cfg.sendLog ? { sendLog: cfg.sendLog } : {}),
+          });
+        } catch (err) {
+          if (statusOf(err) === 'connection-timeout' && attempt < cfg.retries) continue;
+          throw err;
+        }
+      }
+    },
+  };
+}
+
+/** Runs a probe and converts anything it throws (it should not) into a status. */
+async function runProbe(probe: Probe, ctx: ProbeContext): Promise<ProbeResult<unknown>> {
+  try {
+    return await probe.run(ctx);
+  } catch (err) {
+    if (err instanceof ScopeError) throw err;
+    return { status: statusOf(err), error: `${probe.id} probe failed: ${messageOf(err)}` };
+  }
+}
+
+export interface ServiceOutcome {
+  record: ServiceRecord;
+  identification: Identification;
+}
+
+/** The probes to try on one port: those that claim it first, then the identification chain. */
+export function probesForPort(port: number, selected: readonly Probe[]): Probe[] {
+  const claiming = selected.filter((p) => p.defaultPorts.includes(port));
+  const chain = IDENTIFICATION_CHAIN.map((id) => selected.find((p) => p.id === id) ?? null).filter(
+    (p): p is Probe => p !== null && !claiming.includes(p),
+  );
+  return [...claiming, ...chain];
+}
+
+/** Scans one (host, port). */
+export async function scanService(target: HostTarget, port: number, cfg: ScanConfig, host: HostRuntime): Promise<ServiceOutcome> {
+  const timestamp = new Date().toISOString();
+  const order = probesForPort(port, cfg.probes.length ? cfg.probes : PROBES);
+  let chosen: { probe: Probe; res: ProbeResult<unknown> } | null = null;
+  let first: { probe: Probe; res: ProbeResult<unknown> } | null = null;
+  for (const probe of order) {
+    const res = await runProbe(probe, contextFor(target, port, probe, cfg, host));
+    first ??= { probe, res };
+    if (res.status === 'success') {
+      chosen = { probe, res };
+      break;
+    }
+    // Closed or filtered: no other protocol will do better. Interrupted: stop.
+    if (!isOpen(res.status) || cfg.signal.aborted) break;
+  }
+  const pick = chosen ?? first;
+  const status: Status = pick?.res.status ?? 'unknown-error';
+  const data: Record<string, unknown> = {};
+  if (pick?.res.result !== undefined) data[pick.probe.id] = pick.res.result;
+  const record: ServiceRecord = {
+    ip: target.ip,
+    port,
+    ...(target.hostname ? { hostname: target.hostname } : {}),
+    protocol: chosen ? chosen.probe.id : null,
+    status,
+    timestamp,
+    findings: [],
+    data,
+  };
+  if (pick?.res.tls) record.tls = pick.res.tls;
+  if (pick?.res.error) record.error = pick.res.error;
+  const identification = identify(fieldsOf(record));
+  if (identification.vendor) record.vendor = identification.vendor;
+  if (identification.product) record.product = identification.product;
+  if (identification.version) record.version = identification.version;
+  if (identification.cpe) record.cpe = identification.cpe;
+  if (identification.deviceType) record.deviceType = identification.deviceType;
+  if (isOpen(status)) {
+    const checked = runChecks({ protocol: record.protocol, data, tls: record.tls, identification }, cfg.profile);
+    record.findings = checked.findings;
+    record.checksRun = checked.checksRun;
+  }
+  // Device safety: once a host is known to be an imaging modality, later probes touch it lightly.
+  if (identification.deviceType === 'modality') {
+    host.fragile = true;
+    host.deviceType = 'modality';
+  }
+  return { record, identification };
+}
+
+/** Scans all ports of one host, `hostConcurrency` at a time, and fuses the host's identity into each open record. */
+export async function scanHost(target: HostTarget, cfg: ScanConfig): Promise<ServiceRecord[]> {
+  const host = newHostState();
+  const outcomes: ServiceOutcome[] = [];
+  const ports = [...cfg.ports];
+  let next = 0;
+  const worker = async () => {
+    while (next < ports.length && !cfg.signal.aborted) {
+      const port = ports[next++]!;
+      outcomes.push(await scanService(target, port, cfg, host));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(cfg.hostConcurrency, ports.length)) }, worker));
+  const open = outcomes.filter((o) => isOpen(o.record.status));
+  if (open.length > 0) {
+    const asset = fuseAsset(open.map((o) => ({ protocol: o.record.protocol, port: o.record.port, identification: o.identification })));
+    for (const o of open) o.record.asset = asset;
+  }
+  return outcomes.map((o) => o.record).sort((a, b) => a.port - b.port);
+}

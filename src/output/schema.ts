@@ -1,0 +1,26 @@
+/**
+ * The full output record schema: the shared ServiceRecord with `data` typed per probe.
+ * The JSON Schema in schema/service-record.schema.json is generated from this
+ * (`npm run schema`) and a test validates real scan output against it.
+ */
+import { z } from 'zod';
+import { ServiceRecord } from '../core/types.js';
+import { DicomObservation } from '../probes/dicom/schema.js';
+
+export const ProbeData = z
+  .object({
+    dicom: DicomObservation.optional(),
+  })
+  .catchall(z.unknown());
+
+export const OutputRecord = ServiceRecord.extend({ data: ProbeData });
+export type OutputRecord = z.infer<typeof OutputRecord>;
+
+export function outputJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(OutputRecord, { target: 'draft-2020-12', io: 'output' }) as Record<string, unknown>;
+  return {
+    $id: 'https://medsurface.invalid/schema/service-record.schema.json',
+    title: 'medsurface service record (one JSON line per service)',
+    ...schema,
+  };
+}

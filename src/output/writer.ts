@@ -1,0 +1,84 @@
+/**
+ * The one writer of results: JSON lines on stdout or a file, or a human table when stdout is a
+ * terminal and --json was not given. Nothing but results goes to stdout.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import { isOpen } from '../core/status.js';
+import { severityRank, type ServiceRecord, type Severity } from '../core/types.js';
+
+export interface ResultWriter {
+  write(rec: ServiceRecord): void;
+  close(): Promise<void>;
+  count: number;
+}
+
+export function jsonlWriter(out: NodeJS.WritableStream | WriteStream): ResultWriter {
+  const w: ResultWriter = {
+    count: 0,
+    write(rec) {
+      w.count++;
+      out.write(`${JSON.stringify(rec)}\n`);
+    },
+    close: () =>
+      new Promise((resolve) => {
+        if (out === process.stdout) return resolve();
+        (out as WriteStream).end(() => resolve());
+      }),
+  };
+  return w;
+}
+
+export function fileWriter(file: string): ResultWriter {
+  return jsonlWriter(createWriteStream(file, { mode: 0o600 }));
+}
+
+const sevColor: Record<Severity, (s: string) => string> = {
+  info: pc.dim,
+  low: pc.cyan,
+  medium: pc.yellow,
+  high: pc.red,
+  critical: (s) => pc.bold(pc.red(s)),
+};
+
+export function findingsText(rec: ServiceRecord, color = true): string {
+  return [...rec.findings]
+    .sort((a, b) => severityRank(b.severity) - severityRank(a.severity))
+    .map((f) => (color ? sevColor[f.severity](`${f.id}(${f.severity})`) : `${f.id}(${f.severity})`))
+    .join(' ');
+}
+
+/** Collects records and prints one table at the end (for a terminal). */
+export function tableWriter(out: NodeJS.WritableStream = process.stdout): ResultWriter {
+  const rows: ServiceRecord[] = [];
+  const w: ResultWriter = {
+    count: 0,
+    write(rec) {
+      w.count++;
+      rows.push(rec);
+    },
+    close: async () => {
+      if (rows.length === 0) {
+        out.write('No open services found.\n');
+        return;
+      }
+      const t = new Table({ head: ['address', 'port', 'status', 'protocol', 'identified as', 'device', 'findings'] });
+      rows.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
+      for (const r of rows) {
+        const ident = [r.vendor, r.product, r.version].filter(Boolean).join(' ') || '-';
+        t.push([
+          r.hostname ? `${r.ip} (${r.hostname})` : r.ip,
+          String(r.port),
+          isOpen(r.status) && r.status !== 'success' ? pc.yellow(r.status) : r.status,
+          r.protocol ?? '-',
+          ident,
+          r.asset?.deviceType ?? r.deviceType ?? '-',
+          findingsText(r) || '-',
+        ]);
+      }
+      out.write(`${t.toString()}\n`);
+    },
+  };
+  return w;
+}
