@@ -1,0 +1,127 @@
+/**
+ * Where the inventory lives and how it is opened (DESIGN.md "Inventory location"):
+ * `--db PATH|postgres://...`, else `MEDSURFACE_DB`, else
+ * `$XDG_DATA_HOME/medsurface/inventory.sqlite` (XDG Base Directory spec: `~/.local/share`
+ * when XDG_DATA_HOME is unset or not absolute).
+ *
+ * The inventory says which hosts run which exposed medical systems and how to get in, so the
+ * SQLite file (and its -wal/-shm companions) is 0600 and its default directory 0700.
+ */
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { messageOf, UsageError } from '../core/errors.js';
+import { InventoryError, KyselyInventory, type KyselyInventoryOptions } from './kysely-store.js';
+import type { Inventory } from './store.js';
+import type { InventoryDatabase } from './tables.js';
+
+/** How long a SQLite writer waits for another connection's lock before SQLITE_BUSY. */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+/** Connections in the PostgreSQL pool of one process. */
+export const PG_POOL_MAX = 10;
+
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+/** `$XDG_DATA_HOME/medsurface/inventory.sqlite`, with the XDG default `~/.local/share`. */
+export function defaultInventoryPath(): string {
+  const xdg = process.env.XDG_DATA_HOME;
+  const base = xdg !== undefined && xdg !== '' && isAbsolute(xdg) ? xdg : join(homedir(), '.local', 'share');
+  return join(base, 'medsurface', 'inventory.sqlite');
+}
+
+/** The location used when none is given: MEDSURFACE_DB, else the default path. */
+export function resolveInventoryLocation(location?: string): string {
+  if (location !== undefined && location !== '') return location;
+  const env = process.env.MEDSURFACE_DB;
+  if (env !== undefined && env !== '') return env;
+  return defaultInventoryPath();
+}
+
+/** The URL without its password, for messages and `Inventory.location`. */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  }
+}
+
+/** Sets 0600 on the database file and on its -wal/-shm files when they exist. */
+export function secureSqliteFiles(path: string): void {
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(f)) chmodSync(f, 0o600);
+  }
+}
+
+function prepareSqlitePath(path: string): void {
+  const dir = dirname(path);
+  // Directories we create are 0700; an existing directory the user chose is left alone,
+  // except our own default directory, which we always tighten.
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (resolve(path) === resolve(defaultInventoryPath())) chmodSync(dir, 0o700);
+  // Create the file 0600 before SQLite opens it, so it is never readable by others, not even briefly.
+  closeSync(openSync(path, 'a', 0o600));
+  chmodSync(path, 0o600);
+}
+
+function openSqlite(path: string, opts: KyselyInventoryOptions): KyselyInventory {
+  const memory = path === ':memory:';
+  const full = memory ? path : resolve(path);
+  let sqlite: Database.Database;
+  try {
+    if (!memory) prepareSqlitePath(full);
+    sqlite = new Database(full, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+    // WAL: readers (the CLI, a dashboard) do not block the scan's single writer.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    sqlite.pragma('foreign_keys = ON');
+    // In WAL mode NORMAL is durable against application crashes; only an OS crash can lose the last commits.
+    sqlite.pragma('synchronous = NORMAL');
+  } catch (err) {
+    throw new UsageError(`cannot open the inventory at ${full}: ${messageOf(err)}`, { cause: err });
+  }
+  const db = new Kysely<InventoryDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new KyselyInventory(db, 'sqlite', full, opts);
+}
+
+function openPostgres(url: string, opts: KyselyInventoryOptions): KyselyInventory {
+  const pool = new pg.Pool({ connectionString: url, max: PG_POOL_MAX, application_name: 'medsurface' });
+  // An idle client losing its server must not crash the process: the next query reports the error.
+  pool.on('error', () => {});
+  const db = new Kysely<InventoryDatabase>({ dialect: new PostgresDialect({ pool }) });
+  return new KyselyInventory(db, 'postgres', maskUrl(url), opts);
+}
+
+/**
+ * Opens the inventory at `location` (or MEDSURFACE_DB, or the default path), runs the
+ * migrations and returns it. A `postgres://` or `postgresql://` URL selects PostgreSQL;
+ * anything else is a SQLite file path (`:memory:` for a throwaway database).
+ */
+export async function openInventory(location?: string, opts: KyselyInventoryOptions = {}): Promise<Inventory> {
+  return openKyselyInventory(location, opts);
+}
+
+/** openInventory, typed as the concrete store (its `db` is reachable for tests and tooling). */
+export async function openKyselyInventory(
+  location?: string,
+  opts: KyselyInventoryOptions = {},
+): Promise<KyselyInventory> {
+  const where = resolveInventoryLocation(location);
+  const inv = isPostgresUrl(where) ? openPostgres(where, opts) : openSqlite(where, opts);
+  try {
+    await inv.migrate();
+  } catch (err) {
+    await inv.close().catch(() => {});
+    if (err instanceof InventoryError) throw err;
+    throw new UsageError(`cannot open the inventory at ${inv.location}: ${messageOf(err)}`, { cause: err });
+  }
+  if (inv.kind === 'sqlite' && where !== ':memory:') secureSqliteFiles(inv.location);
+  return inv;
+}

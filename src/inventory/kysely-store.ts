@@ -1,0 +1,854 @@
+/**
+ * The inventory over Kysely: one set of queries for SQLite (better-sqlite3) and PostgreSQL (pg).
+ * Only the dialect setup (db.ts) and the surrogate-key type in the migration know which one runs.
+ *
+ * Finding states follow DESIGN.md ("A finding is `resolved` only when a later complete scan of
+ * that service ran the check that raised it ... and the check did not fire. A host that does not
+ * answer makes its findings `unverified`, never resolved; an interrupted run resolves nothing.")
+ * The user's triage (`user_state`) sits beside the observed state; a finding that fires again
+ * after `fixed` reopens.
+ */
+import { randomBytes } from 'node:crypto';
+import { type Kysely, Migrator, type Selectable, type Transaction } from 'kysely';
+import { UsageError } from '../core/errors.js';
+import { isOpen } from '../core/status.js';
+import { type Profile, type RunState, SEVERITIES, type ServiceRecord, type Severity } from '../core/types.js';
+import { ipKey, ipKeyRange } from './ip-key.js';
+import { type DialectKind, MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider } from './migrations/index.js';
+import {
+  type AssetFilter,
+  type AssetRow,
+  type FindingRow,
+  type FindingState,
+  type Inventory,
+  type InventorySummary,
+  type RunRecord,
+  type ServiceRow,
+  USER_STATES,
+  type UserState,
+} from './store.js';
+import type { AssetsTable, FindingsTable, InventoryDatabase, ScanRunsTable, ServicesTable } from './tables.js';
+
+/** A store-level failure (migration, missing run): not a network status, not the user's input. */
+export class InventoryError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InventoryError';
+  }
+}
+
+/** Rows per IN (...) list and per multi-row insert: well under SQLite's and pg's parameter limits. */
+const CHUNK = 500;
+/** Longest note kept with a user-state change. */
+const NOTE_MAX_CHARS = 2000;
+/** Stand-in for "no limit" when only an offset is given (SQLite needs LIMIT before OFFSET). */
+const NO_LIMIT = 2_147_483_647;
+
+type Db = Kysely<InventoryDatabase>;
+
+/** Current rows of the hosts in one recordServices batch, keyed by ip, `ip|port`, `serviceId|checkId`. */
+interface BatchCache {
+  assets: Map<string, Selectable<AssetsTable>>;
+  services: Map<string, Selectable<ServicesTable>>;
+  findings: Map<string, Selectable<FindingsTable>>;
+  /** Finding events of the batch, written together at its end. */
+  events: EventInput[];
+}
+
+interface EventInput {
+  findingId: number;
+  runId: string | null;
+  at: string;
+  event: 'opened' | 'seen' | 'resolved' | 'unverified' | 'reopened' | 'user-state';
+  detail: unknown;
+}
+type Tx = Transaction<InventoryDatabase> | Db;
+
+export interface KyselyInventoryOptions {
+  /** Clock for run, resolution and user-state times (tests pin it). Record times come from the records. */
+  now?: () => string;
+}
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function parseJson<T>(text: string | null | undefined, fallback: T): T {
+  if (text === null || text === undefined) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+function toIso(text: string | undefined, fallback: () => string): string {
+  if (text === undefined) return fallback();
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? fallback() : new Date(t).toISOString();
+}
+
+const minIso = (a: string | undefined, b: string): string => (a !== undefined && a < b ? a : b);
+const maxIso = (a: string | undefined, b: string): string => (a !== undefined && a > b ? a : b);
+
+/** Severities at or above `min`, for `severity IN (...)` filters. */
+function severitiesFrom(min: Severity): Severity[] {
+  return SEVERITIES.slice(SEVERITIES.indexOf(min));
+}
+
+function maxSeverity(list: Iterable<string>): Severity | null {
+  let best = -1;
+  for (const s of list) best = Math.max(best, SEVERITIES.indexOf(s as Severity));
+  return best < 0 ? null : (SEVERITIES[best] ?? null);
+}
+
+/** 'r-' + milliseconds in base 36 (fixed width, so ids sort by creation time) + random suffix. */
+export function newRunId(): string {
+  return `r-${Date.now().toString(36).padStart(9, '0')}-${randomBytes(4).toString('hex')}`;
+}
+
+function runFromRow(r: Selectable<ScanRunsTable>): RunRecord {
+  return {
+    id: r.id,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    state: r.state as RunState,
+    profile: r.profile as Profile,
+    targets: parseJson<string[]>(r.targets_spec, []),
+    options: parseJson<Record<string, unknown>>(r.options, {}),
+    checkpoint: parseJson<unknown>(r.checkpoint, null),
+    stats: parseJson<Record<string, unknown>>(r.stats, {}),
+    totalTargets: Number(r.total_targets),
+    doneTargets: Number(r.done_targets),
+  };
+}
+
+function serviceFromRow(r: Selectable<ServicesTable>): ServiceRow {
+  return {
+    id: Number(r.id),
+    ip: r.ip,
+    port: Number(r.port),
+    protocol: r.protocol,
+    status: r.status,
+    product: r.product,
+    vendor: r.vendor,
+    version: r.version,
+    cpe: r.cpe,
+    deviceType: r.device_type,
+    tls: parseJson<unknown>(r.tls, null),
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+  };
+}
+
+function findingFromRow(r: Selectable<FindingsTable> & { ip: string; port: number }): FindingRow {
+  return {
+    id: Number(r.id),
+    ip: r.ip,
+    port: Number(r.port),
+    checkId: r.check_id,
+    severity: r.severity as Severity,
+    title: r.title,
+    confidence: r.confidence,
+    evidence: parseJson<Record<string, unknown> | null>(r.evidence, null),
+    state: r.state as FindingState,
+    userState: r.user_state,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    resolvedAt: r.resolved_at,
+  };
+}
+
+export class KyselyInventory implements Inventory {
+  readonly kind: DialectKind;
+  readonly location: string;
+  /** The Kysely instance, for tests and for read-only tooling inside this folder. */
+  readonly db: Db;
+  private readonly now: () => string;
+  private closed = false;
+
+  constructor(db: Db, kind: DialectKind, location: string, opts: KyselyInventoryOptions = {}) {
+    this.db = db;
+    this.kind = kind;
+    this.location = location;
+    this.now = opts.now ?? (() => new Date().toISOString());
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({
+      db: this.db,
+      provider: migrationProvider(this.kind),
+      migrationTableName: MIGRATION_TABLE,
+      migrationLockTableName: MIGRATION_LOCK_TABLE,
+    });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error !== undefined) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+      throw new InventoryError(`inventory migration ${failed} failed (${this.kind} at ${this.location})`, {
+        cause: error,
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- runs
+
+  async createRun(run: {
+    id?: string;
+    profile: Profile;
+    targets: string[];
+    options: Record<string, unknown>;
+    totalTargets: number;
+  }): Promise<RunRecord> {
+    const row: Selectable<ScanRunsTable> = {
+      id: run.id ?? newRunId(),
+      started_at: this.now(),
+      finished_at: null,
+      state: 'running',
+      profile: run.profile,
+      targets_spec: JSON.stringify(run.targets),
+      options: JSON.stringify(run.options),
+      checkpoint: null,
+      stats: '{}',
+      total_targets: run.totalTargets,
+      done_targets: 0,
+    };
+    await this.db.insertInto('scan_runs').values(row).execute();
+    return runFromRow(row);
+  }
+
+  async getRun(id: string): Promise<RunRecord | null> {
+    const r = await this.db.selectFrom('scan_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return r === undefined ? null : runFromRow(r);
+  }
+
+  async listRuns(limit = 20): Promise<RunRecord[]> {
+    const rows = await this.db
+      .selectFrom('scan_runs')
+      .selectAll()
+      .orderBy('started_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(runFromRow);
+  }
+
+  async saveCheckpoint(
+    runId: string,
+    checkpoint: unknown,
+    doneTargets: number,
+    stats: Record<string, unknown>,
+  ): Promise<void> {
+    const res = await this.db
+      .updateTable('scan_runs')
+      .set({
+        checkpoint: checkpoint === null || checkpoint === undefined ? null : JSON.stringify(checkpoint),
+        done_targets: doneTargets,
+        stats: JSON.stringify(stats),
+      })
+      .where('id', '=', runId)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) throw new InventoryError(`no scan run ${runId}`);
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async recordService(runId: string, rec: ServiceRecord): Promise<void> {
+    await this.recordServices(runId, [rec]);
+  }
+
+  async recordServices(runId: string, recs: ServiceRecord[]): Promise<void> {
+    const open = recs.filter((r) => isOpen(r.status));
+    if (open.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      const cache = await this.prefetch(trx, open);
+      for (const rec of open) await this.writeRecord(trx, runId, rec, cache);
+      await this.addEvents(trx, cache.events);
+    });
+  }
+
+  /**
+   * Reads the current asset, service and finding rows of a batch's hosts in three queries,
+   * instead of three per record; writeRecord keeps the cache current as it writes.
+   */
+  private async prefetch(trx: Tx, recs: ServiceRecord[]): Promise<BatchCache> {
+    const cache: BatchCache = { assets: new Map(), services: new Map(), findings: new Map(), events: [] };
+    const ips = [...new Set(recs.map((r) => r.ip))];
+    for (const part of chunks(ips)) {
+      for (const a of await trx.selectFrom('assets').selectAll().where('ip', 'in', part).execute()) {
+        cache.assets.set(a.ip, a);
+      }
+      for (const sv of await trx.selectFrom('services').selectAll().where('ip', 'in', part).execute()) {
+        cache.services.set(`${sv.ip}|${sv.port}`, sv);
+      }
+    }
+    const wanted = new Set(recs.map((r) => `${r.ip}|${r.port}`));
+    const serviceIds = [...cache.services.entries()].filter(([k]) => wanted.has(k)).map(([, sv]) => sv.id);
+    for (const part of chunks(serviceIds)) {
+      for (const f of await trx.selectFrom('findings').selectAll().where('service_id', 'in', part).execute()) {
+        cache.findings.set(`${f.service_id}|${f.check_id}`, f);
+      }
+    }
+    return cache;
+  }
+
+  private async writeRecord(trx: Tx, runId: string, rec: ServiceRecord, cache: BatchCache): Promise<void> {
+    const ts = toIso(rec.timestamp, this.now);
+    const key = ipKey(rec.ip);
+
+    // Asset. Identity learned in earlier runs stays until contradicted (a record without an
+    // asset identity, or with device type 'unknown', does not erase it); evidence accumulates
+    // within a run and is replaced by the next run's.
+    const prevAsset = cache.assets.get(rec.ip);
+    const a = rec.asset;
+    const prevEvidence = parseJson<string[]>(prevAsset?.evidence, []);
+    const evidence =
+      a === undefined
+        ? prevEvidence
+        : prevAsset?.last_run_id === runId
+          ? [...new Set([...prevEvidence, ...a.evidence])]
+          : [...new Set(a.evidence)];
+    const knownType = a?.deviceType !== undefined && a.deviceType !== 'unknown' ? a.deviceType : undefined;
+    const assetValues = {
+      ip_key: key,
+      hostname: rec.hostname ?? prevAsset?.hostname ?? null,
+      first_seen: minIso(prevAsset?.first_seen, ts),
+      last_seen: maxIso(prevAsset?.last_seen, ts),
+      vendor: a?.vendor ?? prevAsset?.vendor ?? null,
+      product: a?.product ?? prevAsset?.product ?? null,
+      device_type: knownType ?? prevAsset?.device_type ?? a?.deviceType ?? null,
+      evidence: JSON.stringify(evidence),
+      last_run_id: runId,
+    } satisfies Partial<Selectable<AssetsTable>>;
+    const asset = await trx
+      .insertInto('assets')
+      .values({ ip: rec.ip, ...assetValues })
+      .onConflict((oc) => oc.column('ip').doUpdateSet(assetValues))
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const assetId = Number(asset.id);
+    cache.assets.set(rec.ip, { id: assetId, ip: rec.ip, ...assetValues });
+
+    // Service. Identification is replaced as a whole when the record carries one, so a
+    // version never outlives the product it belonged to; a record without one keeps the old.
+    const prevSvc = cache.services.get(`${rec.ip}|${rec.port}`);
+    const identified =
+      rec.product !== undefined ||
+      rec.vendor !== undefined ||
+      rec.version !== undefined ||
+      rec.cpe !== undefined ||
+      rec.deviceType !== undefined;
+    const tls =
+      rec.tls !== undefined ? JSON.stringify(rec.tls) : rec.status === 'success' ? null : (prevSvc?.tls ?? null);
+    const svcValues = {
+      asset_id: assetId,
+      ip_key: key,
+      transport: 'tcp',
+      protocol: rec.protocol ?? prevSvc?.protocol ?? null,
+      status: rec.status,
+      product: identified ? (rec.product ?? null) : (prevSvc?.product ?? null),
+      vendor: identified ? (rec.vendor ?? null) : (prevSvc?.vendor ?? null),
+      version: identified ? (rec.version ?? null) : (prevSvc?.version ?? null),
+      cpe: identified ? (rec.cpe ?? null) : (prevSvc?.cpe ?? null),
+      device_type: identified ? (rec.deviceType ?? null) : (prevSvc?.device_type ?? null),
+      tls,
+      first_seen: minIso(prevSvc?.first_seen, ts),
+      last_seen: maxIso(prevSvc?.last_seen, ts),
+      last_run_id: runId,
+    } satisfies Partial<Selectable<ServicesTable>>;
+    const svc = await trx
+      .insertInto('services')
+      .values({ ip: rec.ip, port: rec.port, ...svcValues })
+      .onConflict((oc) => oc.columns(['ip', 'port']).doUpdateSet(svcValues))
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const serviceId = Number(svc.id);
+    cache.services.set(`${rec.ip}|${rec.port}`, { id: serviceId, ip: rec.ip, port: rec.port, ...svcValues });
+
+    // Observation: one per (run, service); a retried write replaces it.
+    const obsValues = {
+      observed_at: ts,
+      status: rec.status,
+      protocol: rec.protocol,
+      data: JSON.stringify(rec.data),
+      checks_run: JSON.stringify(rec.checksRun ?? []),
+      identity: JSON.stringify({
+        product: rec.product ?? null,
+        vendor: rec.vendor ?? null,
+        version: rec.version ?? null,
+        cpe: rec.cpe ?? null,
+        deviceType: rec.deviceType ?? null,
+      }),
+    };
+    await trx
+      .insertInto('observations')
+      .values({ run_id: runId, service_id: serviceId, ...obsValues })
+      .onConflict((oc) => oc.columns(['run_id', 'service_id']).doUpdateSet(obsValues))
+      .execute();
+
+    // Findings: one row per (service, check id); the first occurrence in a record wins.
+    const seen = new Set<string>();
+    for (const f of rec.findings) {
+      if (seen.has(f.id)) continue;
+      seen.add(f.id);
+      const values = {
+        severity: f.severity,
+        title: f.title,
+        confidence: f.confidence,
+        evidence: f.evidence === undefined ? null : JSON.stringify(f.evidence),
+      };
+      const fkey = `${serviceId}|${f.id}`;
+      let prev = cache.findings.get(fkey);
+      if (prev === undefined) {
+        const row = {
+          service_id: serviceId,
+          check_id: f.id,
+          ...values,
+          state: 'open',
+          user_state: null,
+          first_seen: ts,
+          last_seen: ts,
+          resolved_at: null,
+          last_run_id: runId,
+        };
+        const inserted = await trx
+          .insertInto('findings')
+          .values(row)
+          .onConflict((oc) => oc.columns(['service_id', 'check_id']).doNothing())
+          .returning('id')
+          .executeTakeFirst();
+        if (inserted !== undefined) {
+          cache.findings.set(fkey, { id: Number(inserted.id), ...row });
+          cache.events.push({
+            findingId: Number(inserted.id),
+            runId,
+            at: ts,
+            event: 'opened',
+            detail: { severity: f.severity },
+          });
+          continue;
+        }
+        // Another writer inserted it between our read and our insert: treat as existing.
+        prev = await trx
+          .selectFrom('findings')
+          .selectAll()
+          .where('service_id', '=', serviceId)
+          .where('check_id', '=', f.id)
+          .executeTakeFirstOrThrow();
+      }
+      const reopen = prev.state === 'resolved' || prev.user_state === 'fixed';
+      const retry = prev.last_run_id === runId && prev.state === 'open' && !reopen;
+      const update = {
+        ...values,
+        state: 'open',
+        user_state: prev.user_state === 'fixed' ? null : prev.user_state,
+        resolved_at: null,
+        last_seen: maxIso(prev.last_seen, ts),
+        last_run_id: runId,
+      };
+      await trx.updateTable('findings').set(update).where('id', '=', prev.id).execute();
+      cache.findings.set(fkey, { ...prev, ...update });
+      if (retry) continue;
+      cache.events.push(
+        reopen
+          ? {
+              findingId: Number(prev.id),
+              runId,
+              at: ts,
+              event: 'reopened',
+              detail: { from: prev.state === 'resolved' ? 'resolved' : 'fixed', userState: prev.user_state },
+            }
+          : {
+              findingId: Number(prev.id),
+              runId,
+              at: ts,
+              event: 'seen',
+              detail: prev.state === 'open' ? null : { from: prev.state },
+            },
+      );
+    }
+  }
+
+  private async addEvents(trx: Tx, events: EventInput[]): Promise<void> {
+    for (const part of chunks(events)) {
+      await trx
+        .insertInto('finding_events')
+        .values(
+          part.map((e) => ({
+            finding_id: e.findingId,
+            run_id: e.runId,
+            at: e.at,
+            event: e.event,
+            detail: e.detail === null || e.detail === undefined ? null : JSON.stringify(e.detail),
+          })),
+        )
+        .execute();
+    }
+  }
+
+  async finishRun(
+    runId: string,
+    state: RunState,
+    opts: { stats: Record<string, unknown>; unreachableHosts?: string[] },
+  ): Promise<void> {
+    const at = this.now();
+    await this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('scan_runs')
+        .set({ state, finished_at: at, stats: JSON.stringify(opts.stats) })
+        .where('id', '=', runId)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) throw new InventoryError(`no scan run ${runId}`);
+
+      if (state === 'completed') await this.resolveRun(trx, runId, at);
+
+      // A host that answered nothing proves nothing either way: its open findings become
+      // 'unverified', whatever the run's end state (the engine lists only hosts it finished).
+      const hosts = [...new Set(opts.unreachableHosts ?? [])];
+      for (const part of chunks(hosts)) {
+        const rows = await trx
+          .selectFrom('findings')
+          .innerJoin('services', 'services.id', 'findings.service_id')
+          .select(['findings.id'])
+          .where('services.ip', 'in', part)
+          .where('findings.state', '=', 'open')
+          .where((eb) => eb.or([eb('findings.last_run_id', 'is', null), eb('findings.last_run_id', '!=', runId)]))
+          .execute();
+        const ids = rows.map((r) => Number(r.id));
+        for (const idPart of chunks(ids)) {
+          await trx.updateTable('findings').set({ state: 'unverified' }).where('id', 'in', idPart).execute();
+        }
+        await this.addEvents(
+          trx,
+          ids.map((id) => ({ findingId: id, runId, at, event: 'unverified', detail: { reason: 'host-unreachable' } })),
+        );
+      }
+    });
+  }
+
+  /**
+   * Resolution after a completed run: a finding is resolved only on a service this run
+   * observed, when the observation's checks_run lists the finding's check and this run did
+   * not raise it (last_run_id differs). A finding last seen after this run's observation (an
+   * overlapping, newer run saw it fire) is left alone.
+   */
+  private async resolveRun(trx: Tx, runId: string, at: string): Promise<void> {
+    let after = 0;
+    for (;;) {
+      const obs = await trx
+        .selectFrom('observations')
+        .select(['id', 'service_id', 'checks_run', 'observed_at'])
+        .where('run_id', '=', runId)
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(CHUNK)
+        .execute();
+      if (obs.length === 0) return;
+      after = Number(obs[obs.length - 1]?.id);
+      const ran = new Map<number, { checks: Set<string>; at: string }>();
+      for (const o of obs) {
+        ran.set(Number(o.service_id), { checks: new Set(parseJson<string[]>(o.checks_run, [])), at: o.observed_at });
+      }
+      const candidates = await trx
+        .selectFrom('findings')
+        .select(['id', 'service_id', 'check_id', 'last_seen'])
+        .where('service_id', 'in', [...ran.keys()])
+        .where('state', 'in', ['open', 'unverified'])
+        .where((eb) => eb.or([eb('last_run_id', 'is', null), eb('last_run_id', '!=', runId)]))
+        .execute();
+      const ids = candidates
+        .filter((f) => {
+          const o = ran.get(Number(f.service_id));
+          return o?.checks.has(f.check_id) === true && f.last_seen <= o.at;
+        })
+        .map((f) => Number(f.id));
+      for (const idPart of chunks(ids)) {
+        await trx
+          .updateTable('findings')
+          .set({ state: 'resolved', resolved_at: at })
+          .where('id', 'in', idPart)
+          .execute();
+      }
+      await this.addEvents(
+        trx,
+        ids.map((id) => ({ findingId: id, runId, at, event: 'resolved', detail: null })),
+      );
+    }
+  }
+
+  async knownHosts(ips: string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const part of chunks([...new Set(ips)])) {
+      const rows = await this.db.selectFrom('services').select('ip').distinct().where('ip', 'in', part).execute();
+      for (const r of rows) out.push(r.ip);
+    }
+    return out.sort();
+  }
+
+  async setUserState(findingId: number, userState: UserState | null, note?: string): Promise<void> {
+    if (userState !== null && !USER_STATES.includes(userState)) {
+      throw new UsageError(`user state must be one of ${USER_STATES.join(', ')} or none, not ${String(userState)}`);
+    }
+    const at = this.now();
+    await this.db.transaction().execute(async (trx) => {
+      const prev = await trx
+        .selectFrom('findings')
+        .select(['id', 'user_state'])
+        .where('id', '=', findingId)
+        .executeTakeFirst();
+      if (prev === undefined) throw new UsageError(`no finding with id ${findingId}`);
+      await trx.updateTable('findings').set({ user_state: userState }).where('id', '=', findingId).execute();
+      await this.addEvents(trx, [
+        {
+          findingId,
+          runId: null,
+          at,
+          event: 'user-state',
+          detail: {
+            from: prev.user_state,
+            to: userState,
+            ...(note === undefined ? {} : { note: note.slice(0, NOTE_MAX_CHARS) }),
+          },
+        },
+      ]);
+    });
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async listAssets(filter: AssetFilter = {}): Promise<AssetRow[]> {
+    let q = this.db.selectFrom('assets').selectAll('assets');
+    if (filter.ip !== undefined) {
+      const { lo, hi } = ipKeyRange(filter.ip);
+      q = q.where('assets.ip_key', '>=', lo).where('assets.ip_key', '<=', hi);
+    }
+    if (filter.deviceType !== undefined) q = q.where('assets.device_type', '=', filter.deviceType);
+    if (filter.vendor !== undefined) q = q.where((eb) => eb(eb.fn('lower', ['assets.vendor']), '=', filter.vendor!.toLowerCase()));
+    if (filter.product !== undefined) {
+      q = q.where((eb) => eb(eb.fn('lower', ['assets.product']), '=', filter.product!.toLowerCase()));
+    }
+    if (filter.port !== undefined || filter.protocol !== undefined) {
+      q = q.where((eb) => {
+        let s = eb.selectFrom('services').select('services.id').whereRef('services.asset_id', '=', 'assets.id');
+        if (filter.port !== undefined) s = s.where('services.port', '=', filter.port);
+        if (filter.protocol !== undefined) s = s.where('services.protocol', '=', filter.protocol);
+        return eb.exists(s);
+      });
+    }
+    if (filter.minSeverity !== undefined || filter.hasFindings !== undefined) {
+      const sevs = filter.minSeverity === undefined ? null : severitiesFrom(filter.minSeverity);
+      q = q.where((eb) => {
+        let s = eb
+          .selectFrom('findings')
+          .innerJoin('services', 'services.id', 'findings.service_id')
+          .select('findings.id')
+          .whereRef('services.asset_id', '=', 'assets.id')
+          .where('findings.state', '=', 'open')
+          .where('findings.user_state', 'is', null);
+        if (sevs !== null) s = s.where('findings.severity', 'in', sevs);
+        return filter.hasFindings === false && sevs === null ? eb.not(eb.exists(s)) : eb.exists(s);
+      });
+    }
+    q = q.orderBy('assets.ip_key').orderBy('assets.ip');
+    if (filter.limit !== undefined || filter.offset !== undefined) q = q.limit(filter.limit ?? NO_LIMIT);
+    if (filter.offset !== undefined) q = q.offset(filter.offset);
+    const rows = await q.execute();
+    return this.assetRows(rows);
+  }
+
+  /** Adds the per-asset counts (services, open untriaged findings, highest severity). */
+  private async assetRows(rows: Selectable<AssetsTable>[]): Promise<AssetRow[]> {
+    const svcCount = new Map<number, number>();
+    const sevCount = new Map<number, Map<string, number>>();
+    for (const part of chunks(rows.map((r) => Number(r.id)))) {
+      const sc = await this.db
+        .selectFrom('services')
+        .select(['asset_id', (eb) => eb.fn.countAll<number | string>().as('n')])
+        .where('asset_id', 'in', part)
+        .groupBy('asset_id')
+        .execute();
+      for (const r of sc) svcCount.set(Number(r.asset_id), Number(r.n));
+      const fc = await this.db
+        .selectFrom('findings')
+        .innerJoin('services', 'services.id', 'findings.service_id')
+        .select(['services.asset_id', 'findings.severity', (eb) => eb.fn.countAll<number | string>().as('n')])
+        .where('services.asset_id', 'in', part)
+        .where('findings.state', '=', 'open')
+        .where('findings.user_state', 'is', null)
+        .groupBy(['services.asset_id', 'findings.severity'])
+        .execute();
+      for (const r of fc) {
+        const m = sevCount.get(Number(r.asset_id)) ?? new Map<string, number>();
+        m.set(r.severity, Number(r.n));
+        sevCount.set(Number(r.asset_id), m);
+      }
+    }
+    return rows.map((r) => {
+      const sev = sevCount.get(Number(r.id)) ?? new Map<string, number>();
+      let open = 0;
+      for (const n of sev.values()) open += n;
+      return {
+        id: Number(r.id),
+        ip: r.ip,
+        hostname: r.hostname,
+        firstSeen: r.first_seen,
+        lastSeen: r.last_seen,
+        vendor: r.vendor,
+        product: r.product,
+        deviceType: r.device_type,
+        evidence: parseJson<string[]>(r.evidence, []),
+        services: svcCount.get(Number(r.id)) ?? 0,
+        openFindings: open,
+        maxSeverity: maxSeverity(sev.keys()),
+      };
+    });
+  }
+
+  async getAsset(ip: string): Promise<{ asset: AssetRow; services: ServiceRow[]; findings: FindingRow[] } | null> {
+    const row = await this.db.selectFrom('assets').selectAll().where('ip_key', '=', ipKey(ip)).executeTakeFirst();
+    if (row === undefined) return null;
+    const [asset] = await this.assetRows([row]);
+    const services = await this.db
+      .selectFrom('services')
+      .selectAll()
+      .where('asset_id', '=', row.id)
+      .orderBy('port')
+      .execute();
+    const findings = await this.db
+      .selectFrom('findings')
+      .innerJoin('services', 'services.id', 'findings.service_id')
+      .selectAll('findings')
+      .select(['services.ip', 'services.port'])
+      .where('services.asset_id', '=', row.id)
+      .orderBy('services.port')
+      .orderBy('findings.check_id')
+      .execute();
+    return { asset: asset!, services: services.map(serviceFromRow), findings: sortFindings(findings.map(findingFromRow)) };
+  }
+
+  async listServices(filter: AssetFilter = {}): Promise<ServiceRow[]> {
+    let q = this.db
+      .selectFrom('services')
+      .innerJoin('assets', 'assets.id', 'services.asset_id')
+      .selectAll('services');
+    if (filter.ip !== undefined) {
+      const { lo, hi } = ipKeyRange(filter.ip);
+      q = q.where('services.ip_key', '>=', lo).where('services.ip_key', '<=', hi);
+    }
+    if (filter.deviceType !== undefined) q = q.where('assets.device_type', '=', filter.deviceType);
+    if (filter.vendor !== undefined) q = q.where((eb) => eb(eb.fn('lower', ['assets.vendor']), '=', filter.vendor!.toLowerCase()));
+    if (filter.product !== undefined) {
+      q = q.where((eb) => eb(eb.fn('lower', ['assets.product']), '=', filter.product!.toLowerCase()));
+    }
+    if (filter.port !== undefined) q = q.where('services.port', '=', filter.port);
+    if (filter.protocol !== undefined) q = q.where('services.protocol', '=', filter.protocol);
+    if (filter.minSeverity !== undefined || filter.hasFindings !== undefined) {
+      const sevs = filter.minSeverity === undefined ? null : severitiesFrom(filter.minSeverity);
+      q = q.where((eb) => {
+        let s = eb
+          .selectFrom('findings')
+          .select('findings.id')
+          .whereRef('findings.service_id', '=', 'services.id')
+          .where('findings.state', '=', 'open')
+          .where('findings.user_state', 'is', null);
+        if (sevs !== null) s = s.where('findings.severity', 'in', sevs);
+        return filter.hasFindings === false && sevs === null ? eb.not(eb.exists(s)) : eb.exists(s);
+      });
+    }
+    q = q.orderBy('services.ip_key').orderBy('services.ip').orderBy('services.port');
+    if (filter.limit !== undefined || filter.offset !== undefined) q = q.limit(filter.limit ?? NO_LIMIT);
+    if (filter.offset !== undefined) q = q.offset(filter.offset);
+    return (await q.execute()).map(serviceFromRow);
+  }
+
+  async listFindings(filter: AssetFilter & { state?: string; checkId?: string } = {}): Promise<FindingRow[]> {
+    let q = this.db
+      .selectFrom('findings')
+      .innerJoin('services', 'services.id', 'findings.service_id')
+      .innerJoin('assets', 'assets.id', 'services.asset_id')
+      .selectAll('findings')
+      .select(['services.ip', 'services.port']);
+    if (filter.ip !== undefined) {
+      const { lo, hi } = ipKeyRange(filter.ip);
+      q = q.where('services.ip_key', '>=', lo).where('services.ip_key', '<=', hi);
+    }
+    if (filter.deviceType !== undefined) q = q.where('assets.device_type', '=', filter.deviceType);
+    if (filter.vendor !== undefined) q = q.where((eb) => eb(eb.fn('lower', ['assets.vendor']), '=', filter.vendor!.toLowerCase()));
+    if (filter.product !== undefined) {
+      q = q.where((eb) => eb(eb.fn('lower', ['assets.product']), '=', filter.product!.toLowerCase()));
+    }
+    if (filter.port !== undefined) q = q.where('services.port', '=', filter.port);
+    if (filter.protocol !== undefined) q = q.where('services.protocol', '=', filter.protocol);
+    if (filter.minSeverity !== undefined) q = q.where('findings.severity', 'in', severitiesFrom(filter.minSeverity));
+    if (filter.state !== undefined) q = q.where('findings.state', '=', filter.state);
+    if (filter.checkId !== undefined) q = q.where('findings.check_id', '=', filter.checkId);
+    // Most severe first; within a severity, by address, port and check.
+    q = q
+      .orderBy((eb) => {
+        let c = eb.case().when('findings.severity', '=', 'critical').then(eb.lit(0 as number));
+        for (const [i, s] of ['high', 'medium', 'low', 'info'].entries()) {
+          c = c.when('findings.severity', '=', s).then(eb.lit(i + 1));
+        }
+        return c.else(eb.lit(9)).end();
+      })
+      .orderBy('services.ip_key')
+      .orderBy('services.port')
+      .orderBy('findings.check_id');
+    if (filter.limit !== undefined || filter.offset !== undefined) q = q.limit(filter.limit ?? NO_LIMIT);
+    if (filter.offset !== undefined) q = q.offset(filter.offset);
+    return (await q.execute()).map(findingFromRow);
+  }
+
+  async summary(): Promise<InventorySummary> {
+    const count = async (p: Promise<{ n: number | string | bigint } | undefined>): Promise<number> =>
+      Number((await p)?.n ?? 0);
+    const assets = await count(
+      this.db.selectFrom('assets').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+    );
+    const services = await count(
+      this.db.selectFrom('services').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+    );
+    const runs = await count(
+      this.db.selectFrom('scan_runs').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+    );
+    const sev = await this.db
+      .selectFrom('findings')
+      .select(['severity', (eb) => eb.fn.countAll<number | string>().as('n')])
+      .where('state', '=', 'open')
+      .where('user_state', 'is', null)
+      .groupBy('severity')
+      .execute();
+    const bySeverity: Record<string, number> = {};
+    for (const s of SEVERITIES) bySeverity[s] = 0;
+    let openFindings = 0;
+    for (const r of sev) {
+      bySeverity[r.severity] = Number(r.n);
+      openFindings += Number(r.n);
+    }
+    const dev = await this.db
+      .selectFrom('assets')
+      .select(['device_type', (eb) => eb.fn.countAll<number | string>().as('n')])
+      .groupBy('device_type')
+      .execute();
+    const byDeviceType: Record<string, number> = {};
+    for (const r of dev) {
+      const k = r.device_type ?? 'unknown';
+      byDeviceType[k] = (byDeviceType[k] ?? 0) + Number(r.n);
+    }
+    return { assets, services, openFindings, bySeverity, byDeviceType, runs };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.destroy();
+  }
+}
+
+function sortFindings(rows: FindingRow[]): FindingRow[] {
+  return rows
+    .map((r, i) => ({ r, i }))
+    .sort((x, y) => SEVERITIES.indexOf(y.r.severity) - SEVERITIES.indexOf(x.r.severity) || x.i - y.i)
+    .map((x) => x.r);
+}

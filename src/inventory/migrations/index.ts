@@ -1,0 +1,23 @@
+/**
+ * The inventory's migration list, run from code by Kysely's Migrator (kysely-ctl needs
+ * Node 22). Names sort in the order they apply; a released migration is never edited,
+ * a schema change is a new entry.
+ */
+import type { Migration, MigrationProvider } from 'kysely';
+import { type DialectKind, initial } from './0001-initial.js';
+
+export type { DialectKind };
+
+/** Table where Kysely records which migrations ran (and, on PostgreSQL, takes its lock). */
+export const MIGRATION_TABLE = 'medsurface_migration';
+export const MIGRATION_LOCK_TABLE = 'medsurface_migration_lock';
+
+export function inventoryMigrations(kind: DialectKind): Record<string, Migration> {
+  return {
+    '0001-initial': initial(kind),
+  };
+}
+
+export function migrationProvider(kind: DialectKind): MigrationProvider {
+  return { getMigrations: async () => inventoryMigrations(kind) };
+}
