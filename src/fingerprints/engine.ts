@@ -1,0 +1,384 @@
+/**
+ * Fingerprint engine: rules as data (db/*.yaml), recog style (STYLE.md §4).
+ *
+ * Each db file matches one observation field (`dicom.implementationClassUid`, ...). For each
+ * file the first rule whose anchored pattern matches the field's value wins; the winners of
+ * all files are merged into one Identification, the most specific first (a product-level
+ * claim beats a toolkit-level one). Values come from the network: every value is truncated to
+ * LIMITS.bannerBytes before any regex runs on it, and every pattern is anchored.
+ *
+ * Why DICOM needs two fields: the A-ASSOCIATE-AC carries the acceptor's Implementation Class
+ * UID (required) and Implementation Version Name (optional, up to 16 characters), which
+ * "identify in a unique manner a specific class of implementation" (DICOM PS3.7 §D.3.3.2).
+ * They name the toolkit more often than the product: Debian's Orthanc answers with DCMTK's.
+ * fuseAsset() therefore fuses the identities of all services of a host.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { LIMITS } from '../core/limits.js';
+import type { AssetIdentity, DeviceType, Identification } from '../core/types.js';
+import { defaultDbDir } from './package-root.js';
+import { DbFile, DbIndex, type Outputs, type RuleDef } from './schema.js';
+
+/** A compiled rule. `field` is the db file's `matches`. */
+export interface Rule {
+  id: string;
+  field: string;
+  file: string;
+  pattern: string;
+  regex: RegExp;
+  description: string;
+  outputs: Outputs;
+  params: Array<{ pos: number; name: string }>;
+  examples: RuleDef['examples'];
+}
+
+export interface FingerprintDb {
+  version: string;
+  rules: Rule[];
+}
+
+/** Thrown when a db file or the index is malformed. */
+export class FingerprintDbError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FingerprintDbError';
+  }
+}
+
+const cache = new Map<string, FingerprintDb>();
+
+/** Largest db file we read; the db is ours, but a cap costs nothing. */
+const MAX_DB_FILE_BYTES = 1024 * 1024;
+
+function readYaml(file: string): unknown {
+  const text = readFileSync(file, 'utf8');
+  if (text.length > MAX_DB_FILE_BYTES) throw new FingerprintDbError(`${file}: larger than ${MAX_DB_FILE_BYTES} bytes`);
+  try {
+    return parseYaml(text);
+  } catch (err) {
+    throw new FingerprintDbError(`${file}: not valid YAML`, { cause: err });
+  }
+}
+
+/** Count of capture groups in a regex (`new RegExp(p + '|').exec('')` has one slot per group). */
+export function captureGroupCount(regex: RegExp): number {
+  const probe = new RegExp(`${regex.source}|`, regex.flags);
+  return (probe.exec('') ?? []).length - 1;
+}
+
+const PLACEHOLDER = /\{([A-Za-z0-9]+)\}/g;
+
+function checkTemplate(file: string, rule: RuleDef, template: string, allowed: Set<string>): void {
+  for (const m of template.matchAll(PLACEHOLDER)) {
+    if (!allowed.has(m[1]!)) {
+      throw new FingerprintDbError(`${file}: rule ${rule.id}: template "${template}" uses unknown placeholder {${m[1]}}`);
+    }
+  }
+}
+
+function compileRule(file: string, field: string, def: RuleDef): Rule {
+  let regex: RegExp;
+  try {
+    regex = new RegExp(def.pattern);
+  } catch (err) {
+    throw new FingerprintDbError(`${file}: rule ${def.id}: bad pattern`, { cause: err });
+  }
+  const groups = captureGroupCount(regex);
+  const positions = new Set(def.params.map((p) => p.pos));
+  if (positions.size !== def.params.length) throw new FingerprintDbError(`${file}: rule ${def.id}: duplicate param pos`);
+  for (const p of def.params) {
+    if (p.pos > groups) throw new FingerprintDbError(`${file}: rule ${def.id}: param pos ${p.pos} but ${groups} groups`);
+  }
+  const placeholders = new Set<string>();
+  for (const p of def.params) {
+    placeholders.add(String(p.pos));
+    placeholders.add(p.name);
+  }
+  for (const key of ['vendor', 'product', 'version', 'deviceType'] as const) {
+    const t = def.outputs[key];
+    if (t) checkTemplate(file, def, t, placeholders);
+  }
+  if (def.outputs.cpe) checkTemplate(file, def, def.outputs.cpe, new Set(['version']));
+  return {
+    id: def.id,
+    field,
+    file,
+    pattern: def.pattern,
+    regex,
+    description: def.description,
+    outputs: def.outputs,
+    params: def.params,
+    examples: def.examples,
+  };
+}
+
+/**
+ * Loads and validates the fingerprint database (sync, cached per folder). The default folder is
+ * src/fingerprints/db under the package root, so this works from src/ (tsx) and dist/ (tsc).
+ * Rule files are read in name order; db/index.yaml carries the version of the whole db.
+ */
+export function loadFingerprintDb(dir: string = defaultDbDir()): FingerprintDb {
+  const key = path.resolve(dir);
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const index = DbIndex.safeParse(readYaml(path.join(key, 'index.yaml')));
+  if (!index.success) throw new FingerprintDbError(`${key}/index.yaml: ${z.prettifyError(index.error)}`);
+  const files = readdirSync(key)
+    .filter((f) => f.endsWith('.yaml') && f !== 'index.yaml')
+    .sort();
+  const rules: Rule[] = [];
+  const ids = new Set<string>();
+  for (const f of files) {
+    const parsed = DbFile.safeParse(readYaml(path.join(key, f)));
+    if (!parsed.success) throw new FingerprintDbError(`${f}: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+    for (const def of parsed.data.rules) {
+      if (ids.has(def.id)) throw new FingerprintDbError(`${f}: duplicate rule id ${def.id}`);
+      ids.add(def.id);
+      rules.push(compileRule(f, parsed.data.matches, def));
+    }
+  }
+  const db: FingerprintDb = { version: index.data.version, rules };
+  cache.set(key, db);
+  return db;
+}
+
+/** Truncates to at most `max` UTF-8 bytes (a split multi-byte character becomes U+FFFD). */
+export function truncateBytes(value: string, max: number = LIMITS.bannerBytes): string {
+  if (value.length * 3 <= max) return value;
+  const buf = Buffer.from(value.slice(0, max), 'utf8');
+  return buf.length <= max ? buf.toString('utf8') : buf.subarray(0, max).toString('utf8');
+}
+
+function render(template: string, vars: Map<string, string>): string | undefined {
+  let missing = false;
+  const out = template.replace(PLACEHOLDER, (_, name: string) => {
+    const v = vars.get(name);
+    if (v === undefined) missing = true;
+    return v ?? '';
+  });
+  return missing || out === '' ? undefined : out;
+}
+
+/** Runs one rule on a (truncated) value; returns the outputs it extracts, or null when it does not match. */
+export function applyRule(rule: Rule, rawValue: string): Outputs | null {
+  const value = truncateBytes(rawValue);
+  const m = rule.regex.exec(value);
+  if (!m) return null;
+  const vars = new Map<string, string>();
+  for (const p of rule.params) {
+    const g = m[p.pos];
+    if (g !== undefined) {
+      vars.set(String(p.pos), g);
+      vars.set(p.name, g);
+    }
+  }
+  const out: Outputs = {};
+  for (const key of ['vendor', 'product', 'version'] as const) {
+    const t = rule.outputs[key];
+    if (t === undefined) continue;
+    const v = render(t, vars);
+    if (v !== undefined) out[key] = v;
+  }
+  if (rule.outputs.deviceType) out.deviceType = rule.outputs.deviceType;
+  if (rule.outputs.cpe && out.version && /^[A-Za-z0-9._-]+$/.test(out.version)) {
+    out.cpe = rule.outputs.cpe.replace('{version}', out.version);
+  }
+  return out;
+}
+
+/**
+ * How specific a device type is, for fusing identities (DESIGN.md: "deviceType most specific
+ * wins"): a modality beats a PACS beats a workstation or viewer beats a bare toolkit.
+ */
+export function deviceTypeRank(t: DeviceType | undefined): number {
+  switch (t) {
+    case 'modality':
+      return 10;
+    case 'pacs':
+    case 'lis':
+    case 'his':
+    case 'ehr':
+      return 8;
+    case 'interface-engine':
+    case 'fhir-server':
+    case 'dicom-router':
+      return 7;
+    case 'workstation':
+    case 'viewer':
+      return 6;
+    case 'dicom-toolkit':
+      return 3;
+    case 'web-server':
+    case 'remote-access':
+      return 2;
+    case 'unknown':
+      return 0;
+    default:
+      return -1;
+  }
+}
+
+/** Specificity of an identity claim: device type first, then product, then version. */
+export function specificity(o: { product?: string; version?: string; deviceType?: DeviceType }): number {
+  return (deviceTypeRank(o.deviceType) + 1) * 4 + (o.product ? 2 : 0) + (o.version ? 1 : 0);
+}
+
+interface RuleMatch {
+  rule: Rule;
+  outputs: Outputs;
+  order: number;
+}
+
+/** For each db file (field), the first matching rule, in db order. */
+function matchesOf(fields: Record<string, string | null | undefined>, db: FingerprintDb): RuleMatch[] {
+  const seen = new Set<string>();
+  const out: RuleMatch[] = [];
+  db.rules.forEach((rule, order) => {
+    if (seen.has(rule.file)) return;
+    const value = fields[rule.field];
+    if (typeof value !== 'string' || value.length === 0) return;
+    const outputs = applyRule(rule, value);
+    if (outputs) {
+      seen.add(rule.file);
+      out.push({ rule, outputs, order });
+    }
+  });
+  return out;
+}
+
+/**
+ * Identifies one service from its flattened fields (see fieldsOf). The first matching rule of
+ * each db file counts; the most specific match gives vendor and product, and the others only
+ * fill in what it lacks when they name the same product (two fields agreeing on DCMTK 3.6.7),
+ * never overwrite it. `rules` lists every rule that matched, in db order, for the evidence trail.
+ */
+export function identify(
+  fields: Record<string, string | null | undefined>,
+  db: FingerprintDb = loadFingerprintDb(),
+): Identification {
+  const matches = matchesOf(fields, db);
+  if (matches.length === 0) return { rules: [] };
+  const rules = matches.map((m) => m.rule.id);
+  matches.sort((a, b) => specificity(b.outputs) - specificity(a.outputs) || a.order - b.order);
+  const primary = matches[0]!;
+  const id: Identification = { ...primary.outputs, rules };
+  for (const m of matches.slice(1)) {
+    const same =
+      m.outputs.product !== undefined &&
+      m.outputs.product === id.product &&
+      (m.outputs.vendor === undefined || id.vendor === undefined || m.outputs.vendor === id.vendor);
+    if (!same) continue;
+    id.vendor ??= m.outputs.vendor;
+    if (id.version === undefined && m.outputs.version !== undefined) {
+      id.version = m.outputs.version;
+      if (m.outputs.cpe) id.cpe = m.outputs.cpe;
+    }
+    if (deviceTypeRank(m.outputs.deviceType) > deviceTypeRank(id.deviceType)) id.deviceType = m.outputs.deviceType;
+  }
+  return id;
+}
+
+/**
+ * Where each fingerprint field lives in a service record's `data` (keyed by probe id), defined
+ * once. Adding a probe's fields here is all a new db file needs.
+ */
+export const FIELD_PATHS: Readonly<Record<string, readonly string[]>> = {
+  'dicom.implementationClassUid': ['dicom', 'association', 'implementationClassUid'],
+  'dicom.implementationVersionName': ['dicom', 'association', 'implementationVersionName'],
+};
+
+function dig(root: unknown, segments: readonly string[]): unknown {
+  let cur: unknown = root;
+  for (const s of segments) {
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
+    if (!Object.hasOwn(cur, s)) return undefined;
+    cur = (cur as Record<string, unknown>)[s];
+  }
+  return cur;
+}
+
+/**
+ * UI values are padded with NUL and SH values with spaces (PS3.5 §6.2); a peer may leave the
+ * padding in the sub-item. Strip it, and bound the length before anything else sees the value.
+ */
+function cleanValue(v: string): string {
+  return truncateBytes(v).replace(/^[\s\0]+|[\s\0]+$/g, '');
+}
+
+/** Flattens a service record's observation into the fields the fingerprint db matches on. */
+export function fieldsOf(record: { protocol: string | null; data: Record<string, unknown> }): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [field, segments] of Object.entries(FIELD_PATHS)) {
+    const v = dig(record.data, segments);
+    if (typeof v === 'string') {
+      const clean = cleanValue(v);
+      if (clean) out[field] = clean;
+    }
+  }
+  return out;
+}
+
+/** One service of a host, as fuseAsset needs it. `port` and `fields` make the evidence precise. */
+export interface FusableService {
+  protocol: string | null;
+  identification: Identification;
+  port?: number;
+  fields?: Record<string, string>;
+}
+
+/** Evidence text is shown to people and stored: printable ASCII, bounded. */
+function printable(s: string, max = 96): string {
+  const clean = s.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > max ? `${clean.slice(0, max)}...` : clean;
+}
+
+function describe(o: { vendor?: string; product?: string; version?: string }): string {
+  const name = o.product ?? o.vendor ?? 'unknown';
+  return o.version ? `${name} ${o.version}` : name;
+}
+
+/**
+ * Fuses the identities of all services of one host into the asset's identity. The most
+ * specific identification (a PACS product seen over HTTP beats the DCMTK toolkit seen over
+ * DICOM) gives vendor and product; the device type is the most specific one any service shows.
+ * Evidence lists every rule that contributed, as
+ * `dicom:4242 implementationClassUid=1.2.276.0.7230010.3.0.3.6.7 → DCMTK 3.6.7 (rule dcmtk-uid)`.
+ */
+export function fuseAsset(services: FusableService[], db: FingerprintDb = loadFingerprintDb()): AssetIdentity {
+  const byId = new Map(db.rules.map((r) => [r.id, r]));
+  const evidence: string[] = [];
+  let best: Identification | undefined;
+  let bestScore = -1;
+  let deviceType: DeviceType | undefined;
+  for (const s of services) {
+    const id = s.identification;
+    if (!id.vendor && !id.product && !id.deviceType) continue;
+    const score = specificity(id);
+    // Only a claim that names someone can give the asset its vendor and product.
+    if ((id.vendor || id.product) && score > bestScore) {
+      best = id;
+      bestScore = score;
+    }
+    if (deviceTypeRank(id.deviceType) > deviceTypeRank(deviceType)) deviceType = id.deviceType;
+    const where = printable(`${s.protocol ?? 'unknown'}${s.port !== undefined ? `:${s.port}` : ''}`, 32);
+    for (const ruleId of id.rules) {
+      const rule = byId.get(ruleId);
+      const value = rule ? s.fields?.[rule.field] : undefined;
+      if (rule && value !== undefined) {
+        const own = applyRule(rule, value) ?? {};
+        const short = rule.field.slice(rule.field.indexOf('.') + 1);
+        evidence.push(`${where} ${short}=${printable(value)} → ${printable(describe(own))} (rule ${ruleId})`);
+      } else {
+        evidence.push(`${where} → ${printable(describe(id))} (rule ${printable(ruleId, 64)})`);
+      }
+    }
+  }
+  const asset: AssetIdentity = { evidence };
+  if (best?.vendor) asset.vendor = best.vendor;
+  if (best?.product) asset.product = best.product;
+  if (deviceType) asset.deviceType = deviceType;
+  return asset;
+}
