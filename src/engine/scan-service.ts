@@ -98,6 +98,7 @@ async function runProbe(probe: Probe, ctx: ProbeContext): Promise<ProbeResult<un
 export interface ServiceOutcome {
   record: ServiceRecord;
   identification: Identification;
+  fields: Record<string, string>;
 }
 
 /** The probes to try on one port: those that claim it first, then the identification chain. */
@@ -128,7 +129,14 @@ export async function scanService(target: HostTarget, port: number, cfg: ScanCon
   const pick = chosen ?? first;
   const status: Status = pick?.res.status ?? 'unknown-error';
   const data: Record<string, unknown> = {};
-  if (pick?.res.result !== undefined) data[pick.probe.id] = pick.res.result;
+  // A closed port has nothing to say: its empty observation is left out.
+  if (pick?.res.result !== undefined && isOpen(status)) data[pick.probe.id] = pick.res.result;
+  const fields = fieldsOf({ protocol: chosen ? chosen.probe.id : null, data });
+  const identification = identify(fields);
+  const checked = isOpen(status)
+    ? runChecks({ protocol: chosen ? chosen.probe.id : null, data, tls: pick?.res.tls, identification }, cfg.profile)
+    : null;
+  // Field order follows DESIGN.md's contract, so a line reads naturally.
   const record: ServiceRecord = {
     ip: target.ip,
     port,
@@ -136,28 +144,37 @@ export async function scanService(target: HostTarget, port: number, cfg: ScanCon
     protocol: chosen ? chosen.probe.id : null,
     status,
     timestamp,
-    findings: [],
+    ...(identification.product ? { product: identification.product } : {}),
+    ...(identification.vendor ? { vendor: identification.vendor } : {}),
+    ...(identification.version ? { version: identification.version } : {}),
+    ...(identification.cpe ? { cpe: identification.cpe } : {}),
+    ...(identification.deviceType ? { deviceType: identification.deviceType } : {}),
+    ...(pick?.res.tls ? { tls: pick.res.tls } : {}),
+    findings: checked?.findings ?? [],
+    ...(checked ? { checksRun: checked.checksRun } : {}),
+    ...(pick?.res.error ? { error: pick.res.error } : {}),
     data,
   };
-  if (pick?.res.tls) record.tls = pick.res.tls;
-  if (pick?.res.error) record.error = pick.res.error;
-  const identification = identify(fieldsOf(record));
-  if (identification.vendor) record.vendor = identification.vendor;
-  if (identification.product) record.product = identification.product;
-  if (identification.version) record.version = identification.version;
-  if (identification.cpe) record.cpe = identification.cpe;
-  if (identification.deviceType) record.deviceType = identification.deviceType;
-  if (isOpen(status)) {
-    const checked = runChecks({ protocol: record.protocol, data, tls: record.tls, identification }, cfg.profile);
-    record.findings = checked.findings;
-    record.checksRun = checked.checksRun;
-  }
   // Device safety: once a host is known to be an imaging modality, later probes touch it lightly.
   if (identification.deviceType === 'modality') {
     host.fragile = true;
     host.deviceType = 'modality';
   }
-  return { record, identification };
+  return { record, identification, fields };
+}
+
+/** Puts `asset` after the service's own identity, where DESIGN.md lists it. */
+function withAsset(rec: ServiceRecord, asset: ServiceRecord['asset']): ServiceRecord {
+  const { tls, findings, checksRun, error, data, ...head } = rec;
+  return {
+    ...head,
+    asset,
+    ...(tls ? { tls } : {}),
+    findings,
+    ...(checksRun ? { checksRun } : {}),
+    ...(error ? { error } : {}),
+    data,
+  };
 }
 
 /** Scans all ports of one host, `hostConcurrency` at a time, and fuses the host's identity into each open record. */
@@ -175,8 +192,8 @@ export async function scanHost(target: HostTarget, cfg: ScanConfig): Promise<Ser
   await Promise.all(Array.from({ length: Math.max(1, Math.min(cfg.hostConcurrency, ports.length)) }, worker));
   const open = outcomes.filter((o) => isOpen(o.record.status));
   if (open.length > 0) {
-    const asset = fuseAsset(open.map((o) => ({ protocol: o.record.protocol, port: o.record.port, identification: o.identification })));
-    for (const o of open) o.record.asset = asset;
+    const asset = fuseAsset(open.map((o) => ({ protocol: o.record.protocol, port: o.record.port, identification: o.identification, fields: o.fields })));
+    for (const o of open) o.record = withAsset(o.record, asset);
   }
   return outcomes.map((o) => o.record).sort((a, b) => a.port - b.port);
 }

@@ -1,7 +1,8 @@
 /** `medsurface lab`: the simulated hospital network on loopback, until Ctrl-C. */
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { type LabNodeInfo, startLab } from '../../lab/index.js';
+import { type LabNodeInfo, startBenchLab, startLab } from '../../lab/index.js';
+import { intOption } from '../options.js';
 
 export function labTable(nodes: LabNodeInfo[]): string {
   const t = new Table({ head: ['node', 'address', 'port', 'kind', 'description'] });
@@ -13,12 +14,15 @@ export function registerLab(program: Command): void {
   program
     .command('lab')
     .description('start the simulated hospital network on loopback (127.77.0.0/16) until interrupted')
-    .option('--block <cidr>', 'loopback block for the lab nodes', '127.77.0.0/16')
+    .option('--block <cidr>', 'loopback block for the lab nodes (default 127.77.0.0/16; 127.65.0.0/16 with --bench)')
+    .option('--bench <count>', 'instead: N identical live DICOM endpoints on port 104, one per address (benchmarks)', intOption('--bench'))
     .option('--only <names>', 'start only these nodes (comma-separated)')
     .option('--json', 'print the node list as JSON')
-    .action(async (o: { block: string; only?: string; json?: boolean }) => {
-      const lab = await startLab({ block: o.block, ...(o.only ? { only: o.only.split(',') } : {}), quiet: true });
-      if (o.json) process.stdout.write(`${JSON.stringify(lab.nodes, null, 2)}\n`);
+    .action(async (o: { block?: string; only?: string; json?: boolean; bench?: number }) => {
+      const lab = o.bench
+        ? await startBenchLab({ count: o.bench, ...(o.block ? { block: o.block } : {}) })
+        : await startLab({ ...(o.block ? { block: o.block } : {}), ...(o.only ? { only: o.only.split(',') } : {}), quiet: true });
+      if (o.json) process.stdout.write(`${JSON.stringify(lab.nodes)}\n`);
       else {
         process.stdout.write(`${labTable(lab.nodes)}\n`);
         const ports = [...new Set(lab.nodes.map((n) => n.port))].sort((a, b) => a - b).join(',');

@@ -338,7 +338,7 @@ async function release(sock: BoundedSocket): Promise<DicomObservation['release']
 
 export async function runDicom(ctx: ProbeContext): Promise<ProbeResult<DicomObservation>> {
   const opts = (ctx.options.dicom ?? {}) as DicomOptions;
-  const callingAe = padAe(opts.callingAe ?? DEFAULT_CALLING_AE);
+  const callingAe = padAe(opts.callingAe ?? DEFAULT_CALLING_AE).trimEnd();
   const obs: DicomObservation = {
     callingAe,
     anyAeAccepted: null,
