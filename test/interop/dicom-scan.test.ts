@@ -215,3 +215,43 @@ describe('dcmtk: inventory after the scan', () => {
     assert.equal(sc?.product, 'DCMTK');
   });
 });
+
+describe('dcmtk: intrusive profile on DCMTK peers', () => {
+  let run: CliRun;
+  before(async () => {
+    const targets = ['dcmqrscp', 'storescp', 'storescp-aet'].map((n) => byName(n).ip);
+    run = await runCli(['scan', ...targets, '--ports', PORTS, '--profile', 'intrusive', '--json', '--no-inventory', '--quiet']);
+  });
+
+  test('dcmqrscp: the guess list finds its called AE within the budget, the count is exact', () => {
+    assert.equal(run.code, 0, run.stderr);
+    const p = byName('dcmqrscp');
+    const rec = recordOf(run, p);
+    const d = dicomOf(rec);
+    assert.equal(d.anyAeAccepted, false);
+    assert.equal(d.acceptedCalledAe, 'DCMQRSCP');
+    assert.equal(d.attempts.at(-1)?.kind, 'guess');
+    assert.equal(rec!.product, 'DCMTK');
+    assert.equal(d.find?.kind, 'count');
+    assert.equal(d.find?.matches, p.studies);
+    assert.ok(!d.find?.capped);
+  });
+
+  test('storescp: storage SCP only, no query was sent, association released', () => {
+    const d = dicomOf(recordOf(run, byName('storescp')));
+    assert.equal(d.anyAeAccepted, true);
+    assert.equal(d.services?.studyRootFind, false);
+    assert.ok((d.services?.storage.length ?? 0) > 0);
+    assert.equal(d.find, null);
+    assert.equal(d.echo?.ok, true);
+    assert.equal(d.release, 'released');
+  });
+
+  test('storescp-aet: an empty archive counts zero records; no records-reachable finding', () => {
+    const rec = recordOf(run, byName('storescp-aet'));
+    const d = dicomOf(rec);
+    assert.equal(d.acceptedCalledAe, 'STORESCP');
+    assert.equal(d.find?.matches, 0);
+    assert.ok(!rec!.findings.some((f) => f.id === 'dicom-records-reachable'));
+  });
+});
