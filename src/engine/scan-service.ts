@@ -95,6 +95,21 @@ async function runProbe(probe: Probe, ctx: ProbeContext): Promise<ProbeResult<un
   }
 }
 
+/**
+ * A DICOM node that offers Query/Retrieve and accepts storage is an archive, whatever toolkit it
+ * is built on (dcm4che and DCMTK both ship archives and plain tools): say `pacs` when the
+ * fingerprint could only name the toolkit. The evidence is the node's own association answer.
+ */
+function withRole(id: Identification, data: Record<string, unknown>): Identification {
+  if (id.deviceType && id.deviceType !== 'dicom-toolkit') return id;
+  const s = (data.dicom as { services?: { studyRootFind?: boolean; patientRootFind?: boolean; storage?: string[] } | null } | undefined)
+    ?.services;
+  if (s && (s.studyRootFind || s.patientRootFind) && (s.storage?.length ?? 0) > 0) {
+    return { ...id, deviceType: 'pacs', rules: [...id.rules, 'role:qr-archive'] };
+  }
+  return id;
+}
+
 export interface ServiceOutcome {
   record: ServiceRecord;
   identification: Identification;
@@ -132,7 +147,7 @@ export async function scanService(target: HostTarget, port: number, cfg: ScanCon
   // A closed port has nothing to say: its empty observation is left out.
   if (pick?.res.result !== undefined && isOpen(status)) data[pick.probe.id] = pick.res.result;
   const fields = fieldsOf({ protocol: chosen ? chosen.probe.id : null, data });
-  const identification = identify(fields);
+  const identification = withRole(identify(fields), data);
   const checked = isOpen(status)
     ? runChecks({ protocol: chosen ? chosen.probe.id : null, data, tls: pick?.res.tls, identification }, cfg.profile)
     : null;
@@ -193,7 +208,8 @@ export async function scanHost(target: HostTarget, cfg: ScanConfig): Promise<Ser
   const open = outcomes.filter((o) => isOpen(o.record.status));
   if (open.length > 0) {
     const asset = fuseAsset(open.map((o) => ({ protocol: o.record.protocol, port: o.record.port, identification: o.identification, fields: o.fields })));
-    for (const o of open) o.record = withAsset(o.record, asset);
+    const known = asset.vendor || asset.product || asset.deviceType || asset.evidence.length > 0;
+    if (known) for (const o of open) o.record = withAsset(o.record, asset);
   }
   return outcomes.map((o) => o.record).sort((a, b) => a.port - b.port);
 }

@@ -32,7 +32,7 @@ before(async () => {
   lab = await startLab({
     block: BLOCK,
     quiet: true,
-    only: ['pacs-open', 'pacs-ae-check', 'pacs-orthanc-like', 'pacs-calling-check', 'ct-modality', 'pacs-tls', 'pacs-weak-tls'],
+    only: ['pacs-open', 'pacs-ae-check', 'pacs-orthanc-like', 'pacs-calling-check', 'us-modality', 'pacs-tls', 'pacs-weak-tls'],
   });
 });
 after(() => lab.stop());
@@ -47,7 +47,7 @@ describe('association policy', () => {
       calledAe: 'RND7F3A9C2E',
       contexts: [
         ...STANDARD_CONTEXTS,
-        { id: 7, abstractSyntax: UID.CTImageStorage, transferSyntaxes: [UID.ImplicitVRLittleEndian] },
+        { id: 7, abstractSyntax: UID.UltrasoundImageStorage, transferSyntaxes: [UID.ImplicitVRLittleEndian] },
         { id: 9, abstractSyntax: UID.Verification, transferSyntaxes: [UID.JPEGBaseline8Bit] },
         { id: 11, abstractSyntax: UID.Verification, transferSyntaxes: [UID.ImplicitVRLittleEndian] },
       ],
@@ -62,7 +62,7 @@ describe('association policy', () => {
     const byId = new Map(a.ac.contexts.map((x) => [x.id, x]));
     assert.deepEqual(byId.get(1), { id: 1, result: 0, transferSyntax: UID.ExplicitVRLittleEndian });
     assert.equal(byId.get(5)?.result, 0);
-    assert.equal(byId.get(7)?.result, 3, 'storage is not offered: abstract syntax not supported');
+    assert.equal(byId.get(7)?.result, 3, 'ultrasound storage is not offered: abstract syntax not supported');
     assert.equal(byId.get(9)?.result, 4, 'no acceptable transfer syntax');
     assert.deepEqual(byId.get(11), { id: 11, result: 0, transferSyntax: UID.ImplicitVRLittleEndian });
     sendEcho(c, 1, 42);
@@ -154,7 +154,7 @@ describe('association policy', () => {
   });
 
   test('CT modality announces the GE root and offers no query service', async () => {
-    const c = await connect('ct-modality');
+    const c = await connect('us-modality');
     const a = await associate(c);
     assert.equal(a.kind, 'accepted');
     if (a.kind !== 'accepted') return;

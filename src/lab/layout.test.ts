@@ -29,7 +29,7 @@ describe('layout', () => {
     assert.equal(`${at('pacs-open-4242').ip}:${at('pacs-open-4242').port}`, '127.77.1.10:4242');
     assert.equal(`${at('pacs-ae-check').ip}:${at('pacs-ae-check').port}`, '127.77.1.11:11112');
     assert.equal(`${at('pacs-tls').ip}:${at('pacs-tls').port}`, '127.77.1.12:2762');
-    assert.equal(`${at('ct-modality').ip}:${at('ct-modality').port}`, '127.77.2.20:104');
+    assert.equal(`${at('us-modality').ip}:${at('us-modality').port}`, '127.77.2.20:104');
     assert.equal(`${at('tarpit-104').ip}:${at('tarpit-104').port}`, '127.77.9.50:104');
   });
 

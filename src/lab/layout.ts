@@ -97,13 +97,22 @@ const DCM4CHE = { uid: '1.2.40.0.13.1.3', version: 'dcm4che-5.31.0' } as const;
 /** DCMTK 3.6.7 (dcmtk `dcmdata/include/dcmtk/dcmdata/dcuid.h`: OFFIS_IMPLEMENTATION_CLASS_UID, OFFIS_DTK_IMPLEMENTATION_VERSION_NAME). */
 const DCMTK = { uid: '1.2.276.0.7230010.3.0.3.6.7', version: 'OFFIS_DCMTK_367' } as const;
 /**
- * GE Healthcare: 1.2.840.113619 is GE's registered UID root, and GE's DICOM conformance
- * statements list implementation class UIDs under 1.2.840.113619.6.* (for example
- * 1.2.840.113619.6.94 in the CT/MR statements). The version name is a lab invention.
+ * A GE LOGIQ ultrasound scanner: implementation class UID 1.2.840.113619.6.323 and version name
+ * LOGIQE10_1 as a real LOGIQ sent them (dcm4che/dcm4che issue #957, quoted by the fingerprint
+ * rules ge-root-uid and ge-logiq-version-name).
  */
-const GE_CT = { uid: '1.2.840.113619.6.94', version: 'GE_LAB_CT_1' } as const;
+const GE_US = { uid: '1.2.840.113619.6.323', version: 'LOGIQE10_1' } as const;
 
-const STANDARD_SCP_SYNTAXES = [UID.Verification, UID.PatientRootFind, UID.StudyRootFind] as const;
+/** What a PACS offers: verification, Q/R FIND, and storage of the common image classes (a real archive accepts C-STORE). */
+const STANDARD_SCP_SYNTAXES = [
+  UID.Verification,
+  UID.PatientRootFind,
+  UID.StudyRootFind,
+  UID.CTImageStorage,
+  UID.MRImageStorage,
+  UID.CRImageStorage,
+  UID.SecondaryCaptureImageStorage,
+] as const;
 
 /** The default lab, in a fixed order (the order also fixes the non-Linux fallback ports). */
 export const DEFAULT_LAYOUT: readonly LabNodeSpec[] = [
@@ -167,7 +176,7 @@ export const DEFAULT_LAYOUT: readonly LabNodeSpec[] = [
     expected: {
       anyAeAccepted: false,
       acceptedCalledAe: null,
-      vendor: 'OFFIS',
+      // Every title the safe profile tries is rejected: no A-ASSOCIATE-AC, so no vendor to name.
       status: 'success',
     },
     dicom: {
@@ -218,7 +227,7 @@ export const DEFAULT_LAYOUT: readonly LabNodeSpec[] = [
       // The random called AE is refused (for the calling AE's sake): no proof that any AE is accepted.
       anyAeAccepted: false,
       callingAeChecked: true,
-      vendor: 'dcm4che',
+      // No A-ASSOCIATE-AC ever reaches the safe profile here, so no vendor can be named.
       status: 'success',
     },
     dicom: {
@@ -296,21 +305,39 @@ export const DEFAULT_LAYOUT: readonly LabNodeSpec[] = [
     },
   },
   {
-    name: 'ct-modality',
+    name: 'us-modality',
     hostOffset: [2, 20],
     port: 104,
     kind: 'dicom',
     role: 'modality',
-    description: 'CT scanner (GE implementation UID root): answers C-ECHO to any AE, no query service',
-    expected: { anyAeAccepted: true, deviceType: 'modality', vendor: 'GE Healthcare', status: 'success' },
+    description: 'ultrasound scanner (GE LOGIQ): answers C-ECHO to any AE, no query service',
+    expected: { anyAeAccepted: true, deviceType: 'modality', vendor: 'GE HealthCare', status: 'success' },
     dicom: {
-      aeTitle: 'CT01',
+      aeTitle: 'US01',
       calledAes: 'any',
       abstractSyntaxes: [UID.Verification, UID.StorageCommitmentPushModel],
-      implementationClassUid: GE_CT.uid,
-      implementationVersionName: GE_CT.version,
+      implementationClassUid: GE_US.uid,
+      implementationVersionName: GE_US.version,
       maxPduLength: 65536,
       records: 'none',
+    },
+  },
+  {
+    name: 'us-modality-qr',
+    hostOffset: [2, 20],
+    port: 11112,
+    kind: 'dicom',
+    role: 'modality',
+    description: 'the same scanner\'s local query service: once the host is known as a modality, the scan sends no C-FIND here',
+    expected: { anyAeAccepted: true, deviceType: 'modality', find: null, status: 'success' },
+    dicom: {
+      aeTitle: 'US01',
+      calledAes: 'any',
+      abstractSyntaxes: STANDARD_SCP_SYNTAXES,
+      implementationClassUid: GE_US.uid,
+      implementationVersionName: GE_US.version,
+      maxPduLength: 65536,
+      records: 'standard',
     },
   },
   hostile('hostile-garbage', 1, 'garbage', 'sends random bytes as soon as the connection opens', 'protocol-error'),

@@ -49,6 +49,12 @@ export function findingsText(rec: ServiceRecord, color = true): string {
     .join(' ');
 }
 
+/** A cli-table3 table, coloured only on a terminal. */
+export function makeTable(head: string[], out: NodeJS.WritableStream = process.stdout): Table.Table {
+  const plain = !(out as NodeJS.WriteStream).isTTY;
+  return new Table({ head, ...(plain ? { style: { head: [], border: [] } } : {}) });
+}
+
 /** Collects records and prints one table at the end (for a terminal). */
 export function tableWriter(out: NodeJS.WritableStream = process.stdout): ResultWriter {
   const rows: ServiceRecord[] = [];
@@ -63,18 +69,19 @@ export function tableWriter(out: NodeJS.WritableStream = process.stdout): Result
         out.write('No open services found.\n');
         return;
       }
-      const t = new Table({ head: ['address', 'port', 'status', 'protocol', 'identified as', 'device', 'findings'] });
+      const plain = !(out as NodeJS.WriteStream).isTTY;
+      const t = makeTable(['address', 'port', 'status', 'protocol', 'identified as', 'device', 'findings'], out);
       rows.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
       for (const r of rows) {
         const ident = [r.vendor, r.product, r.version].filter(Boolean).join(' ') || '-';
         t.push([
           r.hostname ? `${r.ip} (${r.hostname})` : r.ip,
           String(r.port),
-          isOpen(r.status) && r.status !== 'success' ? pc.yellow(r.status) : r.status,
+          isOpen(r.status) && r.status !== 'success' && !plain ? pc.yellow(r.status) : r.status,
           r.protocol ?? '-',
           ident,
           r.asset?.deviceType ?? r.deviceType ?? '-',
-          findingsText(r) || '-',
+          findingsText(r, !plain) || '-',
         ]);
       }
       out.write(`${t.toString()}\n`);

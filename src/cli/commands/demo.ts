@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { defaultInventoryPath, openInventory } from '../../inventory/index.js';
+import { compareWithTruth } from '../../lab/ground-truth.js';
 import { startLab } from '../../lab/index.js';
 import { tableWriter } from '../../output/writer.js';
 import { executeScan } from './scan.js';
@@ -50,36 +51,28 @@ export function registerDemo(program: Command): void {
             exclude: [],
             excludeFile: [],
             scope: lab.block,
-            emitClosed: false,
+            emitClosed: true,
             db,
             inventory: true,
             quiet: true,
             json: false,
           },
-          { stdout: process.stdout, stderr: process.stderr, collect: true },
+          { stdout: process.stdout, stderr: process.stderr, collect: true, writer: { count: 0, write() {}, close: async () => {} } },
         );
         const table = tableWriter(process.stdout);
-        for (const r of summary.records) table.write(r);
+        for (const r of summary.records) if (r.status !== 'connection-refused') table.write(r);
         await table.close();
 
         // Ground truth: the lab knows what each node is.
-        let agree = 0;
-        let total = 0;
-        for (const n of lab.nodes) {
-          const expected = n.expected as { anyAeAccepted?: boolean; status?: string };
-          const rec = summary.records.find((r) => r.ip === n.ip && r.port === n.port);
-          if (expected.anyAeAccepted !== undefined) {
-            total++;
-            const got = (rec?.data.dicom as { anyAeAccepted?: boolean | null } | undefined)?.anyAeAccepted;
-            if (got === expected.anyAeAccepted) agree++;
-            else process.stdout.write(pc.red(`  verdict differs on ${n.name} ${n.ip}:${n.port}: expected anyAeAccepted=${expected.anyAeAccepted}, got ${got}\n`));
-          }
+        const truth = compareWithTruth(lab.nodes, summary.records);
+        for (const d of truth.differences) {
+          process.stdout.write(pc.red(`  differs on ${d.node} ${d.address}: ${d.field} expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.got)}\n`));
         }
         const inv = await openInventory(db);
         try {
           const s = await inv.summary();
           process.stdout.write(
-            `\nAE verdicts matching the lab's ground truth: ${agree}/${total}\n` +
+            `\nLab ground truth: ${truth.checked - truth.differences.length}/${truth.checked} expectations met\n` +
               `Inventory (${inv.location}): ${s.assets} assets, ${s.services} services, ${s.openFindings} open findings ` +
               `(${Object.entries(s.bySeverity).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})\n` +
               `Run ${summary.runId} ${summary.state} in ${(summary.stats.elapsedMs / 1000).toFixed(1)} s; device-safety log: ${summary.sendLog}\n` +

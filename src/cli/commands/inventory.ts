@@ -1,6 +1,6 @@
 /** `medsurface inventory list|show|findings|runs`: what the inventory holds, as a table or JSON. */
 import type { Command } from 'commander';
-import Table from 'cli-table3';
+import { makeTable } from '../../output/writer.js';
 import { UsageError } from '../../core/errors.js';
 import { SEVERITIES, type Severity } from '../../core/types.js';
 import { type AssetFilter, openInventory } from '../../inventory/index.js';
@@ -70,7 +70,7 @@ export function registerInventory(program: Command): void {
       const rows = await db.listAssets(filterOf(o));
       if (o.json) return out(JSON.stringify(rows, null, 2));
       if (rows.length === 0) return out(`No assets in ${db.location}${Object.keys(filterOf(o)).length > 2 ? ' matching these filters' : ''}.`);
-      const t = new Table({ head: ['address', 'vendor / product', 'device', 'services', 'open findings', 'max severity', 'last seen'] });
+      const t = makeTable(['address', 'vendor / product', 'device', 'services', 'open findings', 'max severity', 'last seen']);
       for (const r of rows) {
         t.push([
           r.hostname ? `${r.ip} (${r.hostname})` : r.ip,
@@ -105,13 +105,13 @@ export function registerInventory(program: Command): void {
         out(`${a.asset.ip}${a.asset.hostname ? ` (${a.asset.hostname})` : ''}: ${[a.asset.vendor, a.asset.product].filter(Boolean).join(' ') || 'unidentified'} [${a.asset.deviceType ?? 'unknown'}]`);
         out(`first seen ${a.asset.firstSeen}, last seen ${a.asset.lastSeen}`);
         for (const e of a.asset.evidence) out(`  evidence: ${e}`);
-        const st = new Table({ head: ['port', 'protocol', 'status', 'identified as', 'cpe', 'last seen'] });
+        const st = makeTable(['port', 'protocol', 'status', 'identified as', 'cpe', 'last seen']);
         for (const s of a.services) {
           st.push([String(s.port), s.protocol ?? '-', s.status, [s.vendor, s.product, s.version].filter(Boolean).join(' ') || '-', s.cpe ?? '-', s.lastSeen]);
         }
         out(st.toString());
         if (a.findings.length) {
-          const ft = new Table({ head: ['port', 'finding', 'severity', 'state', 'confidence', 'first seen', 'title'] });
+          const ft = makeTable(['port', 'finding', 'severity', 'state', 'confidence', 'first seen', 'title']);
           for (const f of a.findings) {
             ft.push([String(f.port), f.checkId, f.severity, f.userState ? `${f.state} (${f.userState})` : f.state, f.confidence, f.firstSeen, f.title]);
           }
@@ -131,7 +131,7 @@ export function registerInventory(program: Command): void {
         const rows = await db.listFindings({ ...filterOf(o), ...(o.state ? { state: o.state } : {}), ...(o.check ? { checkId: o.check } : {}) });
         if (o.json) return out(JSON.stringify(rows, null, 2));
         if (rows.length === 0) return out('No findings.');
-        const t = new Table({ head: ['address', 'port', 'finding', 'severity', 'state', 'confidence', 'last seen'] });
+        const t = makeTable(['address', 'port', 'finding', 'severity', 'state', 'confidence', 'last seen']);
         for (const f of rows) t.push([f.ip, String(f.port), f.checkId, f.severity, f.userState ? `${f.state} (${f.userState})` : f.state, f.confidence, f.lastSeen]);
         out(t.toString());
       } finally {
@@ -151,7 +151,7 @@ export function registerInventory(program: Command): void {
         const runs = await db.listRuns(o.limit);
         if (o.json) return out(JSON.stringify(runs, null, 2));
         if (runs.length === 0) return out('No scan runs.');
-        const t = new Table({ head: ['run', 'state', 'profile', 'started', 'finished', 'hosts done', 'targets'] });
+        const t = makeTable(['run', 'state', 'profile', 'started', 'finished', 'hosts done', 'targets']);
         for (const r of runs) t.push([r.id, r.state, r.profile, r.startedAt, r.finishedAt ?? '-', `${r.doneTargets}/${r.totalTargets}`, r.targets.join(' ').slice(0, 60)]);
         out(t.toString());
       } finally {

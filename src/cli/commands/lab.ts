@@ -1,11 +1,11 @@
 /** `medsurface lab`: the simulated hospital network on loopback, until Ctrl-C. */
 import type { Command } from 'commander';
-import Table from 'cli-table3';
+import { makeTable } from '../../output/writer.js';
 import { type LabNodeInfo, startBenchLab, startLab } from '../../lab/index.js';
 import { intOption } from '../options.js';
 
 export function labTable(nodes: LabNodeInfo[]): string {
-  const t = new Table({ head: ['node', 'address', 'port', 'kind', 'description'] });
+  const t = makeTable(['node', 'address', 'port', 'kind', 'description']);
   for (const n of nodes) t.push([n.name, n.ip, String(n.port), n.kind, n.description]);
   return t.toString();
 }

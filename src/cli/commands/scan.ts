@@ -3,6 +3,7 @@
  * and inventory. `executeScan` is also what `demo` runs, so the demo exercises the real path.
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
@@ -85,6 +86,8 @@ export interface ScanIo {
   signal?: AbortSignal;
   /** Keep the records in memory (demo, tests). */
   collect?: boolean;
+  /** Replaces the output writer (the demo prints its own table). */
+  writer?: ResultWriter;
 }
 
 function buildStored(targets: string[], o: ScanOptions): StoredScanOptions {
@@ -162,7 +165,9 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
       o.sendLog ?? (inventory && runId && inventory.kind === 'sqlite' ? path.join(path.dirname(inventory.location), 'runs', `${runId}.sendlog.jsonl`) : null);
     const sendLog = sendLogPath ? new SendLogFile(sendLogPath) : null;
 
-    const writer: ResultWriter = o.out
+    const writer: ResultWriter = io.writer
+      ? io.writer
+      : o.out
       ? fileWriter(o.out)
       : o.json || !io.stdout.isTTY
         ? jsonlWriter(io.stdout)
@@ -170,6 +175,8 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
     const records: ServiceRecord[] = [];
     const progress = makeProgress(o.quiet ? 'quiet' : 'auto', io.stderr);
     const controller = new AbortController();
+    // Every in-flight connection listens for the abort: thousands of listeners are expected.
+    setMaxListeners(0, controller.signal);
     const onAbort = () => controller.abort();
     io.signal?.addEventListener('abort', onAbort, { once: true });
     if (io.signal?.aborted) controller.abort();
