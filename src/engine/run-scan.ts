@@ -123,8 +123,7 @@ export async function runScan(opts: RunScanOptions): Promise<RunResult> {
       inflight.add(item.position);
       const records = await scanHost(item.target, config);
       if (config.signal.aborted) {
-        // Abandoned in flight: not marked done, so a resume scans this host again.
-        inflight.delete(item.position);
+        // Abandoned in flight: it stays in `inflight`, so the checkpoint resumes at or before it.
         return;
       }
       for (const rec of records) {

@@ -1,0 +1,225 @@
+/**
+ * End to end on the lab: the real scan path (executeScan: scope, engine, probe, fingerprints,
+ * checks, inventory) against the simulated hospital network, checked against the lab's ground
+ * truth and its per-node counters. The lab runs on its own block so a developer's running lab
+ * does not interfere.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type ScanOptions, executeScan } from '../cli/commands/scan.js';
+import { UsageError } from '../core/errors.js';
+import type { ServiceRecord } from '../core/types.js';
+import { openInventory } from '../inventory/index.js';
+import { compareWithTruth } from '../lab/ground-truth.js';
+import { type RunningLab, startLab } from '../lab/index.js';
+import type { ResultWriter } from '../output/writer.js';
+
+const BLOCK = '127.207.0.0/16';
+let lab: RunningLab;
+let work: string;
+
+function options(over: Partial<ScanOptions> = {}): ScanOptions {
+  const ports = [...new Set(lab.nodes.map((n) => n.port))].join(',');
+  return {
+    ports,
+    profile: 'safe',
+    concurrency: 32,
+    rate: 0,
+    hostConcurrency: 1,
+    hostDelay: 0,
+    connectTimeout: 800,
+    readTimeout: 800,
+    sessionTimeout: 2500,
+    retries: 0,
+    exclude: [],
+    excludeFile: [],
+    scope: BLOCK,
+    emitClosed: true,
+    inventory: true,
+    db: path.join(work, 'lab.sqlite'),
+    quiet: true,
+    json: true,
+    ...over,
+  };
+}
+
+const sink = (onWrite?: (r: ServiceRecord) => void): ResultWriter => {
+  const w: ResultWriter = {
+    count: 0,
+    write(r) {
+      w.count++;
+      onWrite?.(r);
+    },
+    close: async () => {},
+  };
+  return w;
+};
+
+const io = (extra: Partial<Parameters<typeof executeScan>[2]> = {}) => ({
+  stdout: process.stdout,
+  stderr: process.stderr,
+  collect: true,
+  writer: sink(),
+  ...extra,
+});
+
+const hosts = () => [...new Set(lab.nodes.map((n) => n.ip))];
+
+before(async () => {
+  lab = await startLab({ block: BLOCK, quiet: true });
+  work = mkdtempSync(path.join(tmpdir(), 'medsurface-lab-scan-'));
+});
+
+after(async () => {
+  await lab?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('scan of the lab, safe profile', () => {
+  let records: ServiceRecord[];
+  let rssGrowth = 0;
+  before(async () => {
+    const rss0 = process.memoryUsage().rss;
+    const s = await executeScan(hosts(), options(), io());
+    rssGrowth = process.memoryUsage().rss - rss0;
+    assert.equal(s.state, 'completed');
+    records = s.records;
+  });
+
+  test('every expectation of the lab ground truth is met', () => {
+    const truth = compareWithTruth(lab.nodes, records);
+    assert.ok(truth.checked > 40, `checked ${truth.checked}`);
+    assert.deepEqual(truth.differences, [], JSON.stringify(truth.differences, null, 1));
+  });
+
+  test('hostile peers end in a status word, and memory stays bounded (a 4 GB PDU length allocates nothing)', () => {
+    const statusOf = (name: string) => {
+      const n = lab.nodes.find((x) => x.name === name)!;
+      return records.find((r) => r.ip === n.ip && r.port === n.port)?.status;
+    };
+    assert.equal(statusOf('hostile-oversized'), 'protocol-error');
+    assert.equal(statusOf('hostile-garbage'), 'protocol-error');
+    assert.equal(statusOf('hostile-reset'), 'connection-closed');
+    assert.equal(statusOf('hostile-split'), 'success');
+    assert.ok(rssGrowth < 96 * 1024 * 1024, `RSS grew by ${(rssGrowth / 1048576).toFixed(1)} MiB`);
+  });
+
+  test('associations are released or closed right after the reply, never held', () => {
+    const stats = lab.stats();
+    for (const n of lab.nodes.filter((x) => x.kind === 'dicom' || x.kind === 'dicom-tls')) {
+      const s = stats[n.name]!;
+      assert.ok(s.associations > 0, `${n.name} saw an association`);
+      assert.equal(s.released + s.aborted + s.closed + s.abortsSent + s.rejected >= s.associations, true, `${n.name}: ${JSON.stringify(s)}`);
+      assert.ok(s.maxLingerMs < 1000, `${n.name} waited ${s.maxLingerMs} ms for us to let go`);
+    }
+  });
+
+  test('device safety: once the host is a modality, its query service gets no C-FIND', () => {
+    const s = lab.stats('us-modality-qr')['us-modality-qr']!;
+    assert.ok(s.associations >= 1);
+    assert.equal(s.find, 0);
+  });
+
+  test('the permissive PACS got exactly one C-FIND, with a key that matched nothing', () => {
+    const s = lab.stats('pacs-open')['pacs-open']!;
+    assert.equal(s.find, 1);
+    assert.equal(s.findPending, 0);
+  });
+
+  test('the inventory holds every answering host', async () => {
+    const inv = await openInventory(path.join(work, 'lab.sqlite'));
+    try {
+      const assets = await inv.listAssets({});
+      const answering = new Set(records.filter((r) => r.status !== 'connection-refused' && r.status !== 'connection-timeout').map((r) => r.ip));
+      assert.deepEqual(assets.map((a) => a.ip).sort(), [...answering].sort());
+      const runs = await inv.listRuns();
+      assert.equal(runs[0]?.state, 'completed');
+    } finally {
+      await inv.close();
+    }
+  });
+});
+
+describe('scan of the lab, intrusive profile', () => {
+  let records: ServiceRecord[];
+  before(async () => {
+    const only = ['pacs-open', 'pacs-large', 'pacs-ae-check'].map((n) => lab.nodes.find((x) => x.name === n)!.ip);
+    const s = await executeScan(only, options({ profile: 'intrusive', inventory: false, emitClosed: false }), io());
+    records = s.records;
+  });
+
+  const rec = (name: string) => {
+    const n = lab.nodes.find((x) => x.name === name)!;
+    const r = records.find((x) => x.ip === n.ip && x.port === n.port);
+    assert.ok(r, `record for ${name}`);
+    return r.data.dicom as { find: { kind: string; matches: number; capped: boolean; attributes: string[] } | null; acceptedCalledAe: string | null };
+  };
+
+  test('count-only C-FIND counts the records, keeps attribute names only', () => {
+    const d = rec('pacs-open');
+    assert.equal(d.find?.kind, 'count');
+    assert.equal(d.find?.matches, 51);
+    assert.ok(d.find?.attributes.includes('StudyInstanceUID'));
+  });
+
+  test('a large archive is stopped with C-CANCEL at the cap', () => {
+    const d = rec('pacs-large');
+    assert.equal(d.find?.capped, true);
+    assert.ok((d.find?.matches ?? 0) >= 1000);
+    assert.ok(lab.stats('pacs-large')['pacs-large']!.cancels >= 1);
+  });
+
+  test('the guess list finds the AE title the safe profile could not', () => {
+    assert.equal(rec('pacs-ae-check').acceptedCalledAe, 'ARCHIVE');
+  });
+});
+
+describe('scope, exclusions and resume', () => {
+  test('a target outside the scope is refused before any connection', async () => {
+    const before = lab.totals().connections;
+    await assert.rejects(executeScan(['127.208.0.1'], options({ inventory: false }), io()), UsageError);
+    assert.equal(lab.totals().connections, before);
+  });
+
+  test('excluded addresses are never connected to', async () => {
+    const hostile = lab.nodes.filter((n) => n.kind.startsWith('hostile'));
+    const before = Object.fromEntries(hostile.map((n) => [n.name, lab.stats(n.name)[n.name]!.connections]));
+    const s = await executeScan(hosts(), options({ inventory: false, exclude: ['127.207.9.0/24'] }), io());
+    for (const n of hostile) assert.equal(lab.stats(n.name)[n.name]!.connections, before[n.name], `${n.name} was contacted`);
+    assert.ok(!s.records.some((r) => r.ip.startsWith('127.207.9.')));
+  });
+
+  test('an interrupted run resumes without scanning a finished host twice', async () => {
+    const db = path.join(work, 'resume.sqlite');
+    const controller = new AbortController();
+    let seen = 0;
+    const first = await executeScan(
+      hosts(),
+      options({ db, concurrency: 2, emitClosed: true, seed: '12345' }),
+      io({
+        signal: controller.signal,
+        writer: sink(() => {
+          if (++seen === 6) controller.abort();
+        }),
+      }),
+    );
+    assert.equal(first.state, 'interrupted');
+    assert.ok(first.runId);
+    const second = await executeScan([], options({ db, resume: first.runId! }), io());
+    assert.equal(second.state, 'completed');
+    const firstHosts = new Set(first.records.map((r) => r.ip));
+    const secondHosts = new Set(second.records.map((r) => r.ip));
+    const twice = [...firstHosts].filter((h) => secondHosts.has(h));
+    assert.deepEqual(twice, [], 'hosts scanned in both runs');
+    assert.deepEqual([...new Set([...firstHosts, ...secondHosts])].sort(), hosts().sort());
+    const inv = await openInventory(db);
+    try {
+      assert.equal((await inv.getRun(first.runId!))?.state, 'completed');
+    } finally {
+      await inv.close();
+    }
+  });
+});
