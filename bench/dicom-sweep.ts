@@ -170,7 +170,7 @@ function* pairsOf16(prefix: string, ports: number[]): Generator<[string, number]
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 function table(rows: { tool: string; wallMs: number; units: number; unit: string; note?: string }[], refTool: string) {
-  const ref = rows.find((r) => r.tool === refTool);
+  const ref = rows.find((r) => r.tool.startsWith(refTool));
   const lines = rows.map((r) => {
     const rate = (r.units * 1000) / r.wallMs;
     const refRate = ref ? (ref.units * 1000) / ref.wallMs : rate;

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { ScanError, statusOf, messageOf } from './errors.js';
+import { type ScanError, messageOf, scanError, statusOf } from './errors.js';
 import { LIMITS } from './limits.js';
 import type { TlsInfo } from './types.js';
 import { tlsInfoOf } from './tls-info.js';
@@ -36,7 +36,7 @@ export class BoundedSocket {
   private buffered = 0;
   private total = 0;
   private ended = false;
-  private failure: ScanError | null = null;
+  private failure: ScanError | (() => ScanError) | null = null;
   private waiter: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null =
     null;
   private readonly deadline: NodeJS.Timeout;
@@ -51,21 +51,24 @@ export class BoundedSocket {
     this.deadline = deadline;
     this.tlsInfo = socket instanceof tls.TLSSocket ? tlsInfoOf(socket) : null;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // Errors are built only when a reader is there to receive them (most sockets close unobserved).
     socket.on('end', () => {
       this.ended = true;
-      this.fail(new ScanError('connection-closed', 'connection closed by peer'));
+      this.fail(() => scanError('connection-closed', 'connection closed by peer'));
     });
-    socket.on('error', (err) => this.fail(new ScanError(statusOf(err) === 'unknown-error' ? 'connection-closed' : statusOf(err), messageOf(err), { cause: err })));
+    socket.on('error', (err) =>
+      this.fail(() => scanError(statusOf(err) === 'unknown-error' ? 'connection-closed' : statusOf(err), messageOf(err), err)),
+    );
     socket.on('close', () => {
       this.ended = true;
-      this.fail(new ScanError('connection-closed', 'connection closed'));
+      this.fail(() => scanError('connection-closed', 'connection closed'));
     });
   }
 
   /** Opens a connection after the scope guard has allowed the address. Never resolves host names. */
   static open(opts: BoundedSocketOptions): Promise<BoundedSocket> {
     if (net.isIP(opts.ip) === 0) {
-      return Promise.reject(new ScanError('unknown-error', `not an IP address: ${opts.ip} (names are resolved before connect)`));
+      return Promise.reject(scanError('unknown-error', `not an IP address: ${opts.ip} (names are resolved before connect)`));
     }
     try {
       opts.guard(opts.ip);
@@ -88,20 +91,20 @@ export class BoundedSocket {
         } else if (bs) resolve(bs);
       };
       const deadline = setTimeout(() => {
-        if (!settled) finish(new ScanError('connection-timeout', 'session deadline during connect'));
+        if (!settled) finish(scanError('connection-timeout', 'session deadline during connect'));
         else bsRef?.expire();
       }, opts.sessionTimeoutMs);
       deadline.unref?.();
       let bsRef: BoundedSocket | undefined;
       const connectTimer = setTimeout(
-        () => finish(new ScanError('connection-timeout', `connect timeout after ${opts.connectTimeoutMs} ms`)),
+        () => finish(scanError('connection-timeout', `connect timeout after ${opts.connectTimeoutMs} ms`)),
         opts.connectTimeoutMs,
       );
-      const onAbort = () => finish(new ScanError('unknown-error', 'aborted'));
+      const onAbort = () => finish(scanError('unknown-error', 'aborted'));
       if (opts.signal?.aborted) {
         clearTimeout(connectTimer);
         clearTimeout(deadline);
-        reject(new ScanError('unknown-error', 'aborted'));
+        reject(scanError('unknown-error', 'aborted'));
         return;
       }
       opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -133,9 +136,9 @@ export class BoundedSocket {
         let status = statusOf(err);
         if (useTls && status === 'unknown-error') status = 'tls-error';
         if (useTls && status === 'connection-closed' && Date.now() - started >= 0) status = 'tls-error';
-        finish(new ScanError(status, messageOf(err), { cause: err }));
+        finish(scanError(status, messageOf(err), err));
       });
-      socket.once('close', () => finish(new ScanError(useTls ? 'tls-error' : 'connection-closed', 'closed during connect')));
+      socket.once('close', () => finish(scanError(useTls ? 'tls-error' : 'connection-closed', 'closed during connect')));
     });
   }
 
@@ -151,7 +154,7 @@ export class BoundedSocket {
     this.total += chunk.length;
     const cap = this.opts.maxBytes ?? LIMITS.sessionBytes;
     if (this.total > cap) {
-      this.fail(new ScanError('protocol-error', `byte cap exceeded: more than ${cap} bytes from peer`));
+      this.fail(scanError('protocol-error', `byte cap exceeded: more than ${cap} bytes from peer`));
       this.destroy();
       return;
     }
@@ -186,18 +189,23 @@ export class BoundedSocket {
     return out;
   }
 
-  private fail(err: ScanError): void {
+  private fail(err: ScanError | (() => ScanError)): void {
     if (!this.failure) this.failure = err;
     const w = this.waiter;
     if (w && this.buffered < w.n) {
       this.waiter = null;
       clearTimeout(w.timer);
-      w.reject(this.failure);
+      w.reject(this.failureError()!);
     }
   }
 
+  private failureError(): ScanError | null {
+    if (typeof this.failure === 'function') this.failure = this.failure();
+    return this.failure;
+  }
+
   private expire(): void {
-    this.fail(new ScanError('io-timeout', `session deadline of ${this.opts.sessionTimeoutMs} ms reached`));
+    this.fail(scanError('io-timeout', `session deadline of ${this.opts.sessionTimeoutMs} ms reached`));
     this.destroy();
   }
 
@@ -207,14 +215,14 @@ export class BoundedSocket {
    */
   read(n: number, timeoutMs = this.opts.readTimeoutMs): Promise<Buffer> {
     const cap = this.opts.maxBytes ?? LIMITS.sessionBytes;
-    if (n > cap) return Promise.reject(new ScanError('protocol-error', `refusing to read ${n} bytes (cap ${cap})`));
+    if (n > cap) return Promise.reject(scanError('protocol-error', `refusing to read ${n} bytes (cap ${cap})`));
     if (this.buffered >= n) return Promise.resolve(this.take(n));
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.waiter) return Promise.reject(new ScanError('unknown-error', 'concurrent reads on one socket'));
+    if (this.failure) return Promise.reject(this.failureError());
+    if (this.waiter) return Promise.reject(scanError('unknown-error', 'concurrent reads on one socket'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiter = null;
-        reject(new ScanError('io-timeout', `no data for ${timeoutMs} ms`));
+        reject(scanError('io-timeout', `no data for ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiter = { n, resolve, reject, timer };
     });
@@ -232,7 +240,7 @@ export class BoundedSocket {
   }
 
   write(data: Buffer, what: string): void {
-    if (this.closed) throw new ScanError('connection-closed', 'write after close');
+    if (this.closed) throw scanError('connection-closed', 'write after close');
     this.opts.sendLog?.({ ip: this.opts.ip, port: this.opts.port, what });
     this.socket.write(data);
   }
@@ -244,7 +252,7 @@ export class BoundedSocket {
     clearTimeout(this.deadline);
     if (this.waiter) {
       clearTimeout(this.waiter.timer);
-      this.waiter.reject(this.failure ?? new ScanError('connection-closed', 'socket destroyed'));
+      this.waiter.reject(this.failureError() ?? scanError('connection-closed', 'socket destroyed'));
       this.waiter = null;
     }
     this.socket.destroy();

@@ -10,6 +10,21 @@ export class ScanError extends Error {
   }
 }
 
+/**
+ * A ScanError without a stack trace. Network outcomes (refused, timed out, closed) are data,
+ * not bugs: a /16 sweep creates hundreds of thousands of them, and capturing a stack for each
+ * one costs more than the connect itself.
+ */
+export function scanError(status: Status, message: string, cause?: unknown): ScanError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new ScanError(status, message, cause === undefined ? undefined : { cause });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** A connection was refused by the scope guard or the exclusion list: never sent. */
 export class ScopeError extends Error {
   constructor(message: string) {

@@ -35,6 +35,8 @@ export interface RunScanOptions {
   /** Hosts scanned in parallel. */
   concurrency: number;
   inventory?: Inventory;
+  /** Writes a batch of records (default: inventory.recordServices); the CLI passes a writer thread. */
+  writeRecords?: (runId: string, recs: ServiceRecord[]) => Promise<void>;
   runId?: string;
   resume?: Checkpoint;
   /** Called once per service record, in completion order, by the single writer. */
@@ -75,15 +77,17 @@ export async function runScan(opts: RunScanOptions): Promise<RunResult> {
   let pending: ServiceRecord[] = [];
   let writeChain: Promise<void> = Promise.resolve();
   let writeError: unknown = null;
+  const inv = opts.inventory;
+  const write = opts.writeRecords ?? (inv ? (runId: string, recs: ServiceRecord[]) => inv.recordServices(runId, recs) : null);
   const flush = () => {
-    if (!opts.inventory || !opts.runId || pending.length === 0) return writeChain;
+    if (!write || !opts.runId || pending.length === 0) return writeChain;
     const batch = pending;
     pending = [];
-    const inv = opts.inventory;
-    const runId = opts.runId;
-    writeChain = writeChain.then(() => inv.recordServices(runId, batch)).catch((err) => {
+    // Started now (a writer thread works in parallel), awaited in order.
+    const done = write(opts.runId, batch).catch((err) => {
       writeError ??= err;
     });
+    writeChain = writeChain.then(() => done);
     return writeChain;
   };
 
@@ -138,7 +142,7 @@ export async function runScan(opts: RunScanOptions): Promise<RunResult> {
       inflight.delete(item.position);
       done.add(item.position);
       stats.hostsDone++;
-      if (pending.length >= 200) void flush();
+      if (pending.length >= 250) void flush();
       if (Date.now() - lastCheckpoint > (opts.checkpointEveryMs ?? 2000)) {
         lastCheckpoint = Date.now();
         await saveCheckpoint();

@@ -146,8 +146,9 @@ export async function scanService(target: HostTarget, port: number, cfg: ScanCon
   const data: Record<string, unknown> = {};
   // A closed port has nothing to say: its empty observation is left out.
   if (pick?.res.result !== undefined && isOpen(status)) data[pick.probe.id] = pick.res.result;
-  const fields = fieldsOf({ protocol: chosen ? chosen.probe.id : null, data });
-  const identification = withRole(identify(fields), data);
+  // A closed port has no fields to fingerprint.
+  const fields = isOpen(status) ? fieldsOf({ protocol: chosen ? chosen.probe.id : null, data }) : {};
+  const identification: Identification = isOpen(status) ? withRole(identify(fields), data) : { rules: [] };
   const checked = isOpen(status)
     ? runChecks({ protocol: chosen ? chosen.probe.id : null, data, tls: pick?.res.tls, identification }, cfg.profile)
     : null;

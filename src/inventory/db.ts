@@ -11,7 +11,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import { messageOf, UsageError } from '../core/errors.js';
 import { InventoryError, KyselyInventory, type KyselyInventoryOptions } from './kysely-store.js';
@@ -71,6 +71,30 @@ function prepareSqlitePath(path: string): void {
   chmodSync(path, 0o600);
 }
 
+/**
+ * Kysely's SQLite driver prepares every statement on every execution; a scan writes the same
+ * few statements thousands of times. Prepared statements are reusable in better-sqlite3, so
+ * keep the most recent ones by SQL text (bounded: IN lists of other lengths are other texts).
+ */
+function withStatementCache(sqlite: Database.Database, max = 512): SqliteDatabase {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    close: () => {
+      cache.clear();
+      sqlite.close();
+    },
+    prepare(sql: string) {
+      let st = cache.get(sql);
+      if (!st) {
+        st = sqlite.prepare(sql);
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+        cache.set(sql, st);
+      }
+      return st;
+    },
+  };
+}
+
 function openSqlite(path: string, opts: KyselyInventoryOptions): KyselyInventory {
   const memory = path === ':memory:';
   const full = memory ? path : resolve(path);
@@ -87,7 +111,7 @@ function openSqlite(path: string, opts: KyselyInventoryOptions): KyselyInventory
   } catch (err) {
     throw new UsageError(`cannot open the inventory at ${full}: ${messageOf(err)}`, { cause: err });
   }
-  const db = new Kysely<InventoryDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<InventoryDatabase>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return new KyselyInventory(db, 'sqlite', full, opts);
 }
 

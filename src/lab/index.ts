@@ -11,7 +11,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { moduleWorker } from '../core/worker.js';
 import { UsageError } from '../core/errors.js';
 import { DicomScpNode, type NodeStats, STATS_KEYS, ScpProfile, addStats, newStats, sharedStats } from './dicom-scp.js';
 import { benchProfile } from './bench-profile.js';
@@ -272,16 +273,8 @@ function benchInfo(ip: string, port: number): LabNodeInfo {
   };
 }
 
-/** Worker entry and its bootstrap: the compiled .js as is, or the .ts source through tsx when running from source. */
 function benchWorker(data: BenchWorkerData): Worker {
-  const self = import.meta.url;
-  if (self.endsWith('.ts')) {
-    const entry = new URL('./bench-worker.ts', self).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-    return new Worker(boot, { eval: true, workerData: data });
-  }
-  return new Worker(new URL('./bench-worker.js', self), { workerData: data });
+  return moduleWorker(import.meta.url, 'bench-worker', data);
 }
 
 async function startBenchThread(block: string, endpoints: { ip: string; port: number }[]): Promise<RunningLab> {

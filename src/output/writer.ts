@@ -14,15 +14,35 @@ export interface ResultWriter {
   count: number;
 }
 
+/** JSON lines, written in chunks of about 64 KiB (one syscall per chunk, not per line), flushed on close. */
 export function jsonlWriter(out: NodeJS.WritableStream | WriteStream): ResultWriter {
+  let buf: string[] = [];
+  let size = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const flush = () => {
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    if (buf.length === 0) return;
+    out.write(buf.join(''));
+    buf = [];
+    size = 0;
+  };
   const w: ResultWriter = {
     count: 0,
     write(rec) {
       w.count++;
-      out.write(`${JSON.stringify(rec)}\n`);
+      const line = `${JSON.stringify(rec)}\n`;
+      buf.push(line);
+      size += line.length;
+      if (size >= 64 * 1024) flush();
+      // A slow scan still shows its results promptly.
+      else timer ??= setTimeout(flush, 200);
     },
     close: () =>
       new Promise((resolve) => {
+        flush();
         if (out === process.stdout) return resolve();
         (out as WriteStream).end(() => resolve());
       }),

@@ -20,7 +20,8 @@ export interface NmapDicomVerdict {
 }
 
 const NMAP_TIMEOUT_MS = 180_000;
-const NMAP_MAX_BYTES = 16 * 1024 * 1024;
+/** A /16 sweep lists every host in the XML (with -Pn every address is "up"). */
+const NMAP_MAX_BYTES = 512 * 1024 * 1024;
 
 /** nmap target syntax limited to 127/8: `127.0.0.21`, `127.0.0.21-25`, `127.0.0.0/24`, `127.0.0.21,23`. */
 const LOOPBACK_TARGET = /^127(\.(\d{1,3}(-\d{1,3})?)(,\d{1,3}(-\d{1,3})?)*){3}(\/(8|9|[12]\d|3[0-2]))?$/;

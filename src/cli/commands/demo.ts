@@ -8,8 +8,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { defaultInventoryPath, openInventory } from '../../inventory/index.js';
-import { compareWithTruth } from '../../lab/ground-truth.js';
-import { startLab } from '../../lab/index.js';
 import { tableWriter } from '../../output/writer.js';
 import { executeScan } from './scan.js';
 import { labTable } from './lab.js';
@@ -25,6 +23,8 @@ export function registerDemo(program: Command): void {
     .option('--db <path>', 'demo database (default: demo.sqlite beside the default inventory; recreated each time)')
     .option('--profile <name>', 'safe or intrusive', 'safe')
     .action(async (o: { db?: string; profile: string }) => {
+      const { startLab } = await import('../../lab/index.js');
+      const { compareWithTruth } = await import('../../lab/ground-truth.js');
       const db = o.db ?? demoDbPath();
       if (!db.startsWith('postgres')) for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
       const err = process.stderr;

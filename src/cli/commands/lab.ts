@@ -1,7 +1,7 @@
 /** `medsurface lab`: the simulated hospital network on loopback, until Ctrl-C. */
 import type { Command } from 'commander';
 import { makeTable } from '../../output/writer.js';
-import { type LabNodeInfo, startBenchLab, startLab } from '../../lab/index.js';
+import type { LabNodeInfo } from '../../lab/index.js';
 import { intOption } from '../options.js';
 
 export function labTable(nodes: LabNodeInfo[]): string {
@@ -19,6 +19,8 @@ export function registerLab(program: Command): void {
     .option('--only <names>', 'start only these nodes (comma-separated)')
     .option('--json', 'print the node list as JSON')
     .action(async (o: { block?: string; only?: string; json?: boolean; bench?: number }) => {
+      // Loaded on demand: only `lab` and `demo` need the simulator.
+      const { startBenchLab, startLab } = await import('../../lab/index.js');
       const lab = o.bench
         ? await startBenchLab({ count: o.bench, ...(o.block ? { block: o.block } : {}) })
         : await startLab({ ...(o.block ? { block: o.block } : {}), ...(o.only ? { only: o.only.split(',') } : {}), quiet: true });

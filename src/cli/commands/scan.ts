@@ -13,6 +13,7 @@ import { RateLimiter } from '../../engine/rate-limiter.js';
 import { type Checkpoint, type RunStats, runScan } from '../../engine/run-scan.js';
 import { SendLogFile } from '../../engine/send-log.js';
 import { type Inventory, openInventory } from '../../inventory/index.js';
+import { InventoryWriterThread } from '../../inventory/writer-thread.js';
 import { fileWriter, jsonlWriter, type ResultWriter, tableWriter } from '../../output/writer.js';
 import { makeProgress } from '../../output/progress.js';
 import { defaultPortsOf, selectProbes } from '../../probes/index.js';
@@ -183,6 +184,9 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
     if (stored.profile === 'intrusive') {
       io.stderr.write('medsurface: profile "intrusive": count-only record queries and AE guessing are enabled for this run.\n');
     }
+    // SQLite writes are synchronous: a writer thread keeps them off the scan's event loop.
+    const writerThread =
+      inventory && inventory.kind === 'sqlite' && inventory.location !== ':memory:' ? new InventoryWriterThread(inventory.location) : null;
     let result: Awaited<ReturnType<typeof runScan>>;
     try {
       result = await runScan({
@@ -206,6 +210,7 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
           signal: controller.signal,
         },
         ...(inventory ? { inventory } : {}),
+        ...(writerThread ? { writeRecords: (id: string, recs: ServiceRecord[]) => writerThread.write(id, recs) } : {}),
         ...(runId ? { runId } : {}),
         ...(resume ? { resume } : {}),
         emitClosed: Boolean(o.emitClosed),
@@ -216,6 +221,7 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
         onProgress: (s) => progress.update(s),
       });
     } finally {
+      await writerThread?.close();
       progress.stop();
       io.signal?.removeEventListener('abort', onAbort);
       await writer.close();

@@ -92,20 +92,31 @@ type Outcome =
   | { kind: 'accepted'; sock: BoundedSocket; ac: AssociateAc; tls: TlsInfo | null }
   | { kind: 'done'; attempt: AeAttempt; tls: TlsInfo | null };
 
+/** Random bytes drawn in blocks: one syscall per 512 titles instead of one per title. */
+let pool = Buffer.alloc(0);
+let poolAt = 0;
 function randomCalledAe(): string {
+  if (poolAt + 7 > pool.length) {
+    pool = randomBytes(7 * 512);
+    poolAt = 0;
+  }
+  const hex = pool.toString('hex', poolAt, poolAt + 7).toUpperCase();
+  poolAt += 7;
   // 16 characters max (PS3.5 §6.2 AE VR); upper-case hex never collides with a configured title.
-  return `MS${randomBytes(7).toString('hex').toUpperCase()}`;
+  return `MS${hex}`;
 }
 
 async function associate(
   ctx: ProbeContext,
-  calledAe: string,
+  calledAeOf: () => string,
   callingAe: string,
   kind: AeAttempt['kind'],
   maxBytes?: number,
 ): Promise<Outcome> {
   const sock = await ctx.connect({ tls: ctx.tls, ...(maxBytes ? { maxBytes } : {}) });
   const tls = sock.tlsInfo;
+  // Chosen only once the port answered: a closed port costs no random title.
+  const calledAe = calledAeOf();
   try {
     const rq = encodeAssociateRq({
       calledAe,
@@ -362,25 +373,27 @@ export async function runDicom(ctx: ProbeContext): Promise<ProbeResult<DicomObse
   });
 
   // 1. The AE policy: random title first; documented defaults only after a rejection; guesses only when intrusive.
-  const plan: { ae: string; kind: AeAttempt['kind'] }[] = [{ ae: randomCalledAe(), kind: 'random' }];
+  const plan: { ae: string | null; kind: AeAttempt['kind'] }[] = [{ ae: null, kind: 'random' }];
   let accepted: Extract<Outcome, { kind: 'accepted' }> | null = null;
   const intrusive = ctx.profile === 'intrusive';
   const countQuery = intrusive && !ctx.host.fragile;
   for (let i = 0; i < plan.length; i++) {
     const step = plan[i]!;
     let outcome: Outcome;
+    let calledAe = step.ae;
     try {
-      outcome = await associate(ctx, step.ae, callingAe, step.kind, countQuery ? COUNT_SESSION_BYTES : undefined);
+      outcome = await associate(ctx, () => (calledAe ??= randomCalledAe()), callingAe, step.kind, countQuery ? COUNT_SESSION_BYTES : undefined);
     } catch (err) {
       const status = statusOf(err);
       if (i === 0) return { status, result: obs, error: messageOf(err) };
-      obs.attempts.push({ calledAe: step.ae, kind: step.kind, outcome: status === 'connection-closed' ? 'closed' : 'error' });
+      obs.attempts.push({ calledAe: calledAe ?? '', kind: step.kind, outcome: status === 'connection-closed' ? 'closed' : 'error' });
       break;
     }
+    step.ae = calledAe;
     tls = outcome.tls ?? tls;
     if (outcome.kind === 'accepted') {
       accepted = outcome;
-      obs.attempts.push({ calledAe: step.ae, kind: step.kind, outcome: 'accepted' });
+      obs.attempts.push({ calledAe: step.ae!, kind: step.kind, outcome: 'accepted' });
       obs.acceptedCalledAe = step.ae;
       if (step.kind === 'random') obs.anyAeAccepted = true;
       break;
