@@ -12,7 +12,7 @@ import { PROFILES, type Profile, type RunState, type ServiceRecord } from '../..
 import { RateLimiter } from '../../engine/rate-limiter.js';
 import { type Checkpoint, type RunStats, runScan } from '../../engine/run-scan.js';
 import { SendLogFile } from '../../engine/send-log.js';
-import { type Inventory, openInventory } from '../../inventory/index.js';
+import { type Inventory, defaultInventoryPath, openInventory } from '../../inventory/index.js';
 import { InventoryWriterThread } from '../../inventory/writer-thread.js';
 import { fileWriter, jsonlWriter, type ResultWriter, tableWriter } from '../../output/writer.js';
 import { makeProgress } from '../../output/progress.js';
@@ -162,8 +162,9 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
       });
       runId = run.id;
     }
-    const sendLogPath =
-      o.sendLog ?? (inventory && runId && inventory.kind === 'sqlite' ? path.join(path.dirname(inventory.location), 'runs', `${runId}.sendlog.jsonl`) : null);
+    // Beside a SQLite inventory; in the default data directory for PostgreSQL; none without a run.
+    const logDir = inventory?.kind === 'sqlite' ? path.dirname(inventory.location) : path.dirname(defaultInventoryPath());
+    const sendLogPath = o.sendLog ?? (runId ? path.join(logDir, 'runs', `${runId}.sendlog.jsonl`) : null);
     const sendLog = sendLogPath ? new SendLogFile(sendLogPath) : null;
 
     const writer: ResultWriter = io.writer
