@@ -9,11 +9,11 @@
  * needs to know what ran (DESIGN.md: a finding is resolved only when a later complete scan ran
  * its check and the check did not fire).
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { LIMITS } from '../core/limits.js';
+import { readYamlFile } from '../core/yaml-file.js';
 import {
   type Confidence,
   type Finding,
@@ -67,13 +67,7 @@ export function defaultDefsDir(): string {
 const MAX_DEF_BYTES = 256 * 1024;
 
 function readYaml(file: string): unknown {
-  const text = readFileSync(file, 'utf8');
-  if (text.length > MAX_DEF_BYTES) throw new CheckDbError(`${file}: larger than ${MAX_DEF_BYTES} bytes`);
-  try {
-    return parseYaml(text);
-  } catch (err) {
-    throw new CheckDbError(`${file}: not valid YAML`, { cause: err });
-  }
+  return readYamlFile(file, MAX_DEF_BYTES, (message, cause) => new CheckDbError(message, cause === undefined ? undefined : { cause }));
 }
 
 function yamlFiles(dir: string, rel = ''): string[] {

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type ScanOptions, executeScan } from '../cli/commands/scan.js';
+import { type ScanOptions, executeScan, scanOptions } from '../cli/commands/scan.js';
 import { UsageError } from '../core/errors.js';
 import type { ServiceRecord } from '../core/types.js';
 import { openInventory } from '../inventory/index.js';
@@ -23,27 +23,21 @@ let work: string;
 
 function options(over: Partial<ScanOptions> = {}): ScanOptions {
   const ports = [...new Set(lab.nodes.map((n) => n.port))].join(',');
-  return {
+  return scanOptions({
     ports,
-    profile: 'safe',
     concurrency: 32,
-    rate: 0,
-    hostConcurrency: 1,
     hostDelay: 0,
     connectTimeout: 800,
     readTimeout: 800,
     sessionTimeout: 2500,
     retries: 0,
-    exclude: [],
-    excludeFile: [],
     scope: BLOCK,
     emitClosed: true,
-    inventory: true,
     db: path.join(work, 'lab.sqlite'),
     quiet: true,
     json: true,
     ...over,
-  };
+  });
 }
 
 const sink = (onWrite?: (r: ServiceRecord) => void): ResultWriter => {

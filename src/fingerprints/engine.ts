@@ -13,11 +13,11 @@
  * They name the toolkit more often than the product: Debian's Orthanc answers with DCMTK's.
  * fuseAsset() therefore fuses the identities of all services of a host.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { LIMITS } from '../core/limits.js';
+import { readYamlFile } from '../core/yaml-file.js';
 import type { AssetIdentity, DeviceType, Identification } from '../core/types.js';
 import { defaultDbDir } from './package-root.js';
 import { DbFile, DbIndex, type Outputs, type RuleDef } from './schema.js';
@@ -54,13 +54,7 @@ const cache = new Map<string, FingerprintDb>();
 const MAX_DB_FILE_BYTES = 1024 * 1024;
 
 function readYaml(file: string): unknown {
-  const text = readFileSync(file, 'utf8');
-  if (text.length > MAX_DB_FILE_BYTES) throw new FingerprintDbError(`${file}: larger than ${MAX_DB_FILE_BYTES} bytes`);
-  try {
-    return parseYaml(text);
-  } catch (err) {
-    throw new FingerprintDbError(`${file}: not valid YAML`, { cause: err });
-  }
+  return readYamlFile(file, MAX_DB_FILE_BYTES, (message, cause) => new FingerprintDbError(message, cause === undefined ? undefined : { cause }));
 }
 
 /** Count of capture groups in a regex (`new RegExp(p + '|').exec('')` has one slot per group). */

@@ -4,27 +4,10 @@
  * tsc (dist/ has no YAML: package.json "files" ships src/fingerprints/db and
  * src/fingerprints/identifiers beside dist/).
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../core/paths.js';
 
-let cached: string | null = null;
-
-/** Walks up from this module's folder to the first folder that holds a package.json. */
-export function packageRoot(): string {
-  if (cached) return cached;
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 32; i++) {
-    if (existsSync(path.join(dir, 'package.json'))) {
-      cached = dir;
-      return dir;
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  throw new Error(`package root not found above ${fileURLToPath(import.meta.url)}`);
-}
+export { packageRoot };
 
 /** Default folder of the fingerprint database. */
 export function defaultDbDir(): string {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { executeScan } from '../cli/commands/scan.js';
+import { executeScan, scanOptions } from '../cli/commands/scan.js';
 import type { ServiceRecord } from '../core/types.js';
 import { type RunningLab, startLab } from '../lab/index.js';
 import { outputJsonSchema } from './schema.js';
@@ -19,23 +19,18 @@ before(async () => {
   lab = await startLab({ block: '127.209.0.0/16', quiet: true, only: ['pacs-open', 'pacs-orthanc-like', 'pacs-tls', 'hostile-garbage', 'us-modality'] });
   const s = await executeScan(
     [...new Set(lab.nodes.map((n) => n.ip))],
-    {
+    scanOptions({
       ports: '104,2762,4242,11112',
-      profile: 'safe',
       concurrency: 8,
-      rate: 0,
-      hostConcurrency: 1,
       hostDelay: 0,
       connectTimeout: 800,
       readTimeout: 800,
       sessionTimeout: 2500,
       retries: 0,
-      exclude: [],
-      excludeFile: [],
       emitClosed: true,
       inventory: false,
       quiet: true,
-    },
+    }),
     { stdout: process.stdout, stderr: process.stderr, collect: true, writer: { count: 0, write() {}, close: async () => {} } },
   );
   records = s.records;

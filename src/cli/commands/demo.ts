@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { defaultInventoryPath, openInventory } from '../../inventory/index.js';
 import { tableWriter } from '../../output/writer.js';
-import { executeScan } from './scan.js';
+import { executeScan, scanOptions } from './scan.js';
 import { labTable } from './lab.js';
 
 export function demoDbPath(): string {
@@ -37,26 +37,20 @@ export function registerDemo(program: Command): void {
         err.write(pc.bold(`scanning ${targets.length} lab hosts on ports ${ports.join(',')} (profile ${o.profile})...\n`));
         const summary = await executeScan(
           targets,
-          {
+          scanOptions({
             ports: ports.join(','),
             profile: o.profile,
             concurrency: 64,
-            rate: 0,
-            hostConcurrency: 1,
             hostDelay: 5,
             connectTimeout: 1500,
             readTimeout: 2000,
             sessionTimeout: 6000,
             retries: 0,
-            exclude: [],
-            excludeFile: [],
             scope: lab.block,
             emitClosed: true,
             db,
-            inventory: true,
             quiet: true,
-            json: false,
-          },
+          }),
           { stdout: process.stdout, stderr: process.stderr, collect: true, writer: { count: 0, write() {}, close: async () => {} } },
         );
         const table = tableWriter(process.stdout);

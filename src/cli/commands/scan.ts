@@ -50,6 +50,25 @@ export interface ScanOptions {
   sendLog?: string;
 }
 
+/** The CLI's defaults, for callers that run a scan in-process (demo, tests). */
+export function scanOptions(over: Partial<ScanOptions> = {}): ScanOptions {
+  return {
+    profile: 'safe',
+    concurrency: 256,
+    rate: 0,
+    hostConcurrency: 1,
+    hostDelay: 20,
+    connectTimeout: DEFAULT_TIMEOUTS.connectMs,
+    readTimeout: DEFAULT_TIMEOUTS.readMs,
+    sessionTimeout: DEFAULT_TIMEOUTS.sessionMs,
+    retries: 1,
+    exclude: [],
+    excludeFile: [],
+    inventory: true,
+    ...over,
+  };
+}
+
 /** What a run stores so that `--resume` can rebuild it exactly. */
 interface StoredScanOptions {
   targets: string[];
