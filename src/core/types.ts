@@ -29,24 +29,47 @@ export function severityRank(s: Severity): number {
 export const Confidence = z.enum(['confirmed', 'version', 'inferred']);
 export type Confidence = z.infer<typeof Confidence>;
 
-export const DEVICE_TYPES = [
-  'pacs',
+/**
+ * The device-type taxonomy. Imaging modalities by kind where the evidence says which
+ * (`modality` when it only says "an imaging modality"); the rest by role.
+ */
+export const MODALITY_TYPES = [
   'modality',
+  'mri',
+  'ct',
+  'x-ray',
+  'ultrasound',
+  'mammography',
+  'nuclear-medicine',
+] as const;
+
+export const DEVICE_TYPES = [
+  ...MODALITY_TYPES,
+  'pacs',
   'workstation',
   'viewer',
   'dicom-toolkit',
   'dicom-router',
   'lis',
+  'lab-analyzer',
   'his',
   'ehr',
   'interface-engine',
   'fhir-server',
+  'patient-monitor-gateway',
+  'infusion-gateway',
   'web-server',
   'remote-access',
+  'unknown-medical',
   'unknown',
 ] as const;
 export const DeviceType = z.enum(DEVICE_TYPES);
 export type DeviceType = z.infer<typeof DeviceType>;
+
+/** Imaging modalities and bedside devices: fragile, touched lightly (DESIGN.md "Device safety"). */
+export function isFragileDevice(t: DeviceType | undefined): boolean {
+  return t !== undefined && ((MODALITY_TYPES as readonly string[]).includes(t) || t === 'patient-monitor-gateway' || t === 'infusion-gateway');
+}
 
 /** Finding ids: lowercase kebab-case, prefixed by protocol, or a CVE id. */
 export const FindingId = z.string().regex(/^([a-z0-9]+-)*[a-z0-9]+$|^CVE-\d{4}-\d{4,}$/);

@@ -7,7 +7,7 @@ import { BoundedSocket, type ScopeGuard, type SendLog } from '../core/bounded-so
 import { ScanError, ScopeError, messageOf, statusOf } from '../core/errors.js';
 import type { HostState, Probe, ProbeContext, ProbeResult } from '../core/probe.js';
 import { isOpen, type Status } from '../core/status.js';
-import type { HostTarget, Identification, Profile, ServiceRecord } from '../core/types.js';
+import { type HostTarget, type Identification, type Profile, type ServiceRecord, isFragileDevice } from '../core/types.js';
 import { runChecks } from '../checks/index.js';
 import { fieldsOf, fuseAsset, identify } from '../fingerprints/index.js';
 import { IDENTIFICATION_CHAIN, PROBES } from '../probes/index.js';
@@ -172,9 +172,9 @@ export async function scanService(target: HostTarget, port: number, cfg: ScanCon
     data,
   };
   // Device safety: once a host is known to be an imaging modality, later probes touch it lightly.
-  if (identification.deviceType === 'modality') {
+  if (isFragileDevice(identification.deviceType)) {
     host.fragile = true;
-    host.deviceType = 'modality';
+    host.deviceType = identification.deviceType;
   }
   return { record, identification, fields };
 }

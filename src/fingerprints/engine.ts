@@ -189,7 +189,17 @@ export function applyRule(rule: Rule, rawValue: string): Outputs | null {
  */
 export function deviceTypeRank(t: DeviceType | undefined): number {
   switch (t) {
+    case 'mri':
+    case 'ct':
+    case 'x-ray':
+    case 'ultrasound':
+    case 'mammography':
+    case 'nuclear-medicine':
+      return 11;
     case 'modality':
+    case 'patient-monitor-gateway':
+    case 'infusion-gateway':
+    case 'lab-analyzer':
       return 10;
     case 'pacs':
     case 'lis':
@@ -205,6 +215,8 @@ export function deviceTypeRank(t: DeviceType | undefined): number {
       return 6;
     case 'dicom-toolkit':
       return 3;
+    case 'unknown-medical':
+      return 4;
     case 'web-server':
     case 'remote-access':
       return 2;

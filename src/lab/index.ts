@@ -143,7 +143,7 @@ function infoOf(n: PlacedNode): LabNodeInfo {
     kind: n.kind === 'hostile' ? `hostile:${n.hostile}` : n.kind,
     role: n.role,
     description: n.description,
-    tls: n.kind === 'dicom-tls',
+    tls: n.kind === 'dicom-tls' || Boolean(n.serviceTls),
     expected: { ...n.expected },
   };
 }
@@ -153,6 +153,11 @@ async function startNode(n: PlacedNode): Promise<Running> {
   if (n.kind === 'tarpit') {
     const t = await startTarpit(n.ip, n.port);
     return { info, stats: newStats(), stop: () => t.stop() };
+  }
+  if (n.kind === 'service') {
+    if (!n.service) throw new LabStartError(`lab node ${n.name} has no service factory`);
+    const h = await n.service(n.ip, n.port);
+    return { info, stats: newStats(), stop: () => h.stop() };
   }
   let listener: LabListener;
   if (n.kind === 'hostile') {

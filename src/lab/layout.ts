@@ -8,11 +8,17 @@
  * services (databases, brokers) listen there. On other platforms only 127.0.0.1 is
  * configured by default, so every node falls back to 127.0.0.1 with a distinct port.
  */
+import { SERVICE_NODES } from './nodes/index.js';
 import { readFileSync } from 'node:fs';
 import { UID } from '../probes/dicom/uids.js';
 import { UsageError } from '../core/errors.js';
 
-export type LabNodeKind = 'dicom' | 'dicom-tls' | 'hostile' | 'tarpit';
+export type LabNodeKind = 'dicom' | 'dicom-tls' | 'hostile' | 'tarpit' | 'service';
+
+/** A non-DICOM lab service (HL7, HTTP, FHIR, VNC, ...): started by its own factory, see src/lab/nodes/. */
+export interface LabServiceFactory {
+  (ip: string, port: number): Promise<{ stop(): Promise<void> }>;
+}
 
 export const HOSTILE_MODES = [
   'garbage',
@@ -74,6 +80,10 @@ export interface LabNodeSpec {
   expected: LabExpectation;
   dicom?: LabDicomSpec;
   hostile?: HostileMode;
+  /** `service` nodes: the factory that starts the listener. */
+  service?: LabServiceFactory;
+  /** `service` nodes: whether the service speaks TLS (shown in the node list). */
+  serviceTls?: boolean;
   /** TLS material under src/lab/certs for `dicom-tls` nodes. */
   tls?: { cert: 'pacs-tls' | 'pacs-weak-tls'; weak: boolean };
 }
@@ -311,7 +321,7 @@ export const DEFAULT_LAYOUT: readonly LabNodeSpec[] = [
     kind: 'dicom',
     role: 'modality',
     description: 'ultrasound scanner (GE LOGIQ): answers C-ECHO to any AE, no query service',
-    expected: { anyAeAccepted: true, deviceType: 'modality', vendor: 'GE HealthCare', status: 'success' },
+    expected: { anyAeAccepted: true, deviceType: 'ultrasound', vendor: 'GE HealthCare', status: 'success' },
     dicom: {
       aeTitle: 'US01',
       calledAes: 'any',
@@ -329,7 +339,7 @@ export const DEFAULT_LAYOUT: readonly LabNodeSpec[] = [
     kind: 'dicom',
     role: 'modality',
     description: 'the same scanner\'s local query service: once the host is known as a modality, the scan sends no C-FIND here',
-    expected: { anyAeAccepted: true, deviceType: 'modality', find: null, status: 'success' },
+    expected: { anyAeAccepted: true, deviceType: 'ultrasound', find: null, status: 'success' },
     dicom: {
       aeTitle: 'US01',
       calledAes: 'any',
@@ -389,6 +399,8 @@ export const DEFAULT_LAYOUT: readonly LabNodeSpec[] = [
     description: 'a second tarpit, on the DCMTK port',
     expected: { status: 'connection-timeout' },
   },
+  // HL7, web, FHIR, DICOMweb and remote-access nodes: one file per protocol family in src/lab/nodes/.
+  ...SERVICE_NODES,
 ];
 
 function hostile(name: string, host: number, mode: HostileMode, description: string, status: string): LabNodeSpec {

@@ -69,6 +69,9 @@ export function findingsText(rec: ServiceRecord, color = true): string {
     .join(' ');
 }
 
+/** A terminal table stays readable: past this many rows, point to the inventory and --json. */
+const TABLE_ROWS = 200;
+
 /** A cli-table3 table, coloured only on a terminal. */
 export function makeTable(head: string[], out: NodeJS.WritableStream = process.stdout): Table.Table {
   const plain = !(out as NodeJS.WriteStream).isTTY;
@@ -92,7 +95,7 @@ export function tableWriter(out: NodeJS.WritableStream = process.stdout): Result
       const plain = !(out as NodeJS.WriteStream).isTTY;
       const t = makeTable(['address', 'port', 'status', 'protocol', 'identified as', 'device', 'findings'], out);
       rows.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
-      for (const r of rows) {
+      for (const r of rows.slice(0, TABLE_ROWS)) {
         const ident = [r.vendor, r.product, r.version].filter(Boolean).join(' ') || '-';
         t.push([
           r.hostname ? `${r.ip} (${r.hostname})` : r.ip,
@@ -105,6 +108,9 @@ export function tableWriter(out: NodeJS.WritableStream = process.stdout): Result
         ]);
       }
       out.write(`${t.toString()}\n`);
+      if (rows.length > TABLE_ROWS) {
+        out.write(`... and ${rows.length - TABLE_ROWS} more services: all of them are in the inventory (medsurface inventory list), or use --json / --out.\n`);
+      }
     },
   };
   return w;
