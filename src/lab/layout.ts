@@ -16,9 +16,7 @@ import { UsageError } from '../core/errors.js';
 export type LabNodeKind = 'dicom' | 'dicom-tls' | 'hostile' | 'tarpit' | 'service';
 
 /** A non-DICOM lab service (HL7, HTTP, FHIR, VNC, ...): started by its own factory, see src/lab/nodes/. */
-export interface LabServiceFactory {
-  (ip: string, port: number): Promise<{ stop(): Promise<void> }>;
-}
+export type LabServiceFactory = (ip: string, port: number) => Promise<{ stop(): Promise<void> }>;
 
 export const HOSTILE_MODES = [
   'garbage',
