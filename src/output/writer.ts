@@ -69,6 +69,12 @@ export function findingsText(rec: ServiceRecord, color = true): string {
     .join(' ');
 }
 
+/** "vendor product version" for people: the vendor is left out when the product repeats it (dcm4che dcm4che). */
+export function identityText(vendor?: string | null, product?: string | null, version?: string | null): string {
+  const v = vendor && product && product.toLowerCase().startsWith(vendor.toLowerCase()) ? null : vendor;
+  return [v, product, version].filter(Boolean).join(' ');
+}
+
 /** A terminal table stays readable: past this many rows, point to the inventory and --json. */
 const TABLE_ROWS = 200;
 
@@ -96,7 +102,7 @@ export function tableWriter(out: NodeJS.WritableStream = process.stdout): Result
       const t = makeTable(['address', 'port', 'status', 'protocol', 'identified as', 'device', 'findings'], out);
       rows.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
       for (const r of rows.slice(0, TABLE_ROWS)) {
-        const ident = [r.vendor, r.product, r.version].filter(Boolean).join(' ') || '-';
+        const ident = identityText(r.vendor, r.product, r.version) || '-';
         t.push([
           r.hostname ? `${r.ip} (${r.hostname})` : r.ip,
           String(r.port),

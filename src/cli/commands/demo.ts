@@ -69,6 +69,7 @@ export function registerDemo(program: Command): void {
             `\nLab ground truth: ${truth.checked - truth.differences.length}/${truth.checked} expectations met\n` +
               `Inventory (${inv.location}): ${s.assets} assets, ${s.services} services, ${s.openFindings} open findings ` +
               `(${Object.entries(s.bySeverity).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})\n` +
+              `Assets by device type: ${Object.entries(s.byDeviceType).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}\n` +
               `Run ${summary.runId} ${summary.state} in ${(summary.stats.elapsedMs / 1000).toFixed(1)} s; device-safety log: ${summary.sendLog}\n` +
               `Look closer: medsurface inventory list --db ${db}\n`,
           );

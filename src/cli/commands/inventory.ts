@@ -1,6 +1,6 @@
 /** `medsurface inventory list|show|findings|runs`: what the inventory holds, as a table or JSON. */
 import type { Command } from 'commander';
-import { makeTable } from '../../output/writer.js';
+import { identityText, makeTable } from '../../output/writer.js';
 import { UsageError } from '../../core/errors.js';
 import { SEVERITIES, type Severity } from '../../core/types.js';
 import { type AssetFilter, openInventory } from '../../inventory/index.js';
@@ -74,7 +74,7 @@ export function registerInventory(program: Command): void {
       for (const r of rows) {
         t.push([
           r.hostname ? `${r.ip} (${r.hostname})` : r.ip,
-          [r.vendor, r.product].filter(Boolean).join(' ') || '-',
+          identityText(r.vendor, r.product) || '-',
           r.deviceType ?? '-',
           String(r.services),
           String(r.openFindings),
@@ -102,12 +102,12 @@ export function registerInventory(program: Command): void {
         const a = await db.getAsset(ip);
         if (!a) throw new UsageError(`no asset ${ip} in ${db.location}`);
         if (o.json) return out(JSON.stringify(a, null, 2));
-        out(`${a.asset.ip}${a.asset.hostname ? ` (${a.asset.hostname})` : ''}: ${[a.asset.vendor, a.asset.product].filter(Boolean).join(' ') || 'unidentified'} [${a.asset.deviceType ?? 'unknown'}]`);
+        out(`${a.asset.ip}${a.asset.hostname ? ` (${a.asset.hostname})` : ''}: ${identityText(a.asset.vendor, a.asset.product) || 'unidentified'} [${a.asset.deviceType ?? 'unknown'}]`);
         out(`first seen ${a.asset.firstSeen}, last seen ${a.asset.lastSeen}`);
         for (const e of a.asset.evidence) out(`  evidence: ${e}`);
         const st = makeTable(['port', 'protocol', 'status', 'identified as', 'cpe', 'last seen']);
         for (const s of a.services) {
-          st.push([String(s.port), s.protocol ?? '-', s.status, [s.vendor, s.product, s.version].filter(Boolean).join(' ') || '-', s.cpe ?? '-', s.lastSeen]);
+          st.push([String(s.port), s.protocol ?? '-', s.status, identityText(s.vendor, s.product, s.version) || '-', s.cpe ?? '-', s.lastSeen]);
         }
         out(st.toString());
         if (a.findings.length) {
