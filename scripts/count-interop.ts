@@ -14,6 +14,13 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PEER_NAMES } from '../test/interop/peers.js';
+import { REMOTE_PEER_NAMES } from '../test/interop/remote-peers.js';
+
+/**
+ * Every real third-party peer the interop suite runs, and that CI requires at least one passing
+ * test against: the DICOM peers of peers.ts, then the peers of the other protocol families.
+ */
+export const INTEROP_PEERS: readonly string[] = [...PEER_NAMES, 'node-hl7-server', ...REMOTE_PEER_NAMES];
 
 export interface PeerCount {
   passed: number;
@@ -41,7 +48,7 @@ function emptyCount(): PeerCount {
   return { passed: 0, failed: 0, skipped: 0, todo: 0 };
 }
 
-export function countInterop(log: string, peers: readonly string[] = PEER_NAMES): InteropCount {
+export function countInterop(log: string, peers: readonly string[] = INTEROP_PEERS): InteropCount {
   const groups = [...peers].sort((a, b) => b.length - a.length);
   const perPeer: Record<string, PeerCount> = {};
   const perFamily: Record<string, PeerCount> = {};

@@ -37,8 +37,18 @@ declare -A PKG=(
   [chromium]=chromium
   [gcc]=gcc
   [ss]=iproute2
+  [vsftpd]=vsftpd
+  [x11vnc]=x11vnc
+  [Xvfb]=xvfb
+  [Xtigervnc]=tigervnc-standalone-server
+  [vncpasswd]=tigervnc-tools
+  [telnetd]=inetutils-telnetd
+  [xrdp]=xrdp
+  [openssl]=openssl
 )
-BASE_PACKAGES=(orthanc orthanc-dicomweb dcmtk nmap chromium)
+# Remote-access peers (test/interop/remote-peers.ts): vsftpd, x11vnc on Xvfb, TigerVNC, GNU inetutils
+# telnetd, xrdp; openssl makes their test certificates.
+BASE_PACKAGES=(orthanc orthanc-dicomweb dcmtk nmap chromium vsftpd x11vnc xvfb tigervnc-standalone-server tigervnc-tools inetutils-telnetd xrdp openssl)
 
 missing=()
 for b in "${!PKG[@]}"; do
@@ -89,12 +99,14 @@ else
   fi
 fi
 
-# A system Orthanc service would listen on 0.0.0.0: never leave one running.
+# A system Orthanc, vsftpd or xrdp service would listen on 0.0.0.0: never leave one running.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  if systemctl is-active --quiet orthanc 2>/dev/null || systemctl is-enabled --quiet orthanc 2>/dev/null; then
-    echo "install-peers: stopping and disabling the system orthanc service"
-    "${SUDO[@]}" systemctl disable --now orthanc || true
-  fi
+  for svc in orthanc vsftpd xrdp xrdp-sesman; do
+    if systemctl is-active --quiet "$svc" 2>/dev/null || systemctl is-enabled --quiet "$svc" 2>/dev/null; then
+      echo "install-peers: stopping and disabling the system $svc service"
+      "${SUDO[@]}" systemctl disable --now "$svc" || true
+    fi
+  done
 fi
 
 still=()

@@ -165,7 +165,12 @@ export class BoundedSocket {
 
   private serve(): void {
     const w = this.waiter;
-    if (!w || this.buffered < w.n) return;
+    if (!w) return;
+    if (this.buffered < w.n) {
+      // Progress restarts the idle timer (zgrab2's ReadTimeout is per read); the session deadline bounds a slow drip.
+      w.timer.refresh();
+      return;
+    }
     this.waiter = null;
     clearTimeout(w.timer);
     w.resolve(this.take(w.n));
@@ -257,4 +262,119 @@ export class BoundedSocket {
     }
     this.socket.destroy();
   }
+}
+
+/** Options of openGuardedSocket: BoundedSocket's, without the per-read timeout (the caller's parser has its own). */
+export interface GuardedSocketOptions {
+  ip: string;
+  port: number;
+  guard: ScopeGuard;
+  connectTimeoutMs: number;
+  /** Deadline for the whole connection, from the start of connect: the socket is destroyed when it passes. */
+  sessionTimeoutMs: number;
+  /** Bytes the peer may send on this connection before it is destroyed (default LIMITS.sessionBytes). */
+  maxBytes?: number;
+  tls?: boolean | tls.ConnectionOptions;
+  signal?: AbortSignal;
+}
+
+/** Why the guard destroyed a socket (byte cap, session deadline, abort), for libraries that report only "socket closed". */
+const guardFailures = new WeakMap<net.Socket, ScanError>();
+
+/** The ScanError with which openGuardedSocket's guard destroyed `socket`, if it did. */
+export function guardFailureOf(socket: net.Socket): ScanError | undefined {
+  return guardFailures.get(socket);
+}
+
+/**
+ * A raw, connected socket under the same rules as BoundedSocket (DESIGN.md "core/bounded-socket":
+ * "HTTP through undici with a custom connect"), for protocol libraries that read the socket
+ * themselves: the scope guard before connect, a connect timeout, a session deadline that destroys
+ * the socket, and a byte counter that destroys it once the peer has sent more than `maxBytes`.
+ *
+ * The counter listens to 'data' with the socket paused: a library that reads through 'readable'
+ * and read() (undici) still sees every byte, and each byte is counted as it is read. The socket
+ * keeps a no-op 'error' listener so that an error after the library let go never crashes the
+ * process. Callers must destroy the socket when done (the deadline does it otherwise).
+ */
+export function openGuardedSocket(opts: GuardedSocketOptions): Promise<net.Socket | tls.TLSSocket> {
+  if (net.isIP(opts.ip) === 0) {
+    return Promise.reject(scanError('unknown-error', `not an IP address: ${opts.ip} (names are resolved before connect)`));
+  }
+  try {
+    opts.guard(opts.ip);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  if (opts.signal?.aborted) return Promise.reject(scanError('unknown-error', 'aborted'));
+  const cap = opts.maxBytes ?? LIMITS.sessionBytes;
+  const useTls = opts.tls !== undefined && opts.tls !== false;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let socket: net.Socket;
+    const kill = (err: ScanError) => {
+      if (!guardFailures.has(socket)) guardFailures.set(socket, err);
+      socket.destroy(err);
+    };
+    const deadline = setTimeout(() => {
+      if (!settled) finish(scanError('connection-timeout', 'session deadline during connect'));
+      else kill(scanError('io-timeout', `session deadline of ${opts.sessionTimeoutMs} ms reached`));
+    }, opts.sessionTimeoutMs);
+    deadline.unref?.();
+    const connectTimer = setTimeout(
+      () => finish(scanError('connection-timeout', `connect timeout after ${opts.connectTimeoutMs} ms`)),
+      opts.connectTimeoutMs,
+    );
+    const onAbort = () => {
+      if (!settled) finish(scanError('unknown-error', 'aborted'));
+      else kill(scanError('unknown-error', 'aborted'));
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(connectTimer);
+      if (err) {
+        clearTimeout(deadline);
+        opts.signal?.removeEventListener('abort', onAbort);
+        socket.destroy();
+        reject(err);
+        return;
+      }
+      let total = 0;
+      socket.on('data', (chunk: Buffer) => {
+        total += chunk.length;
+        if (total > cap) kill(scanError('protocol-error', `byte cap exceeded: more than ${cap} bytes from peer`));
+      });
+      socket.pause();
+      socket.on('error', () => {});
+      socket.once('close', () => {
+        clearTimeout(deadline);
+        opts.signal?.removeEventListener('abort', onAbort);
+      });
+      resolve(socket);
+    };
+    if (useTls) {
+      socket = tls.connect({
+        host: opts.ip,
+        port: opts.port,
+        rejectUnauthorized: false,
+        // Observe old servers too: medical devices often still speak TLS 1.0/1.1.
+        minVersion: 'TLSv1',
+        ciphers: 'DEFAULT:@SECLEVEL=0',
+        ...(typeof opts.tls === 'object' ? opts.tls : {}),
+      });
+      socket.once('secureConnect', () => finish(null));
+    } else {
+      socket = net.connect({ host: opts.ip, port: opts.port });
+      socket.once('connect', () => finish(null));
+    }
+    socket.setNoDelay(true);
+    socket.once('error', (err) => {
+      let status = statusOf(err);
+      if (useTls && (status === 'unknown-error' || status === 'connection-closed')) status = 'tls-error';
+      finish(scanError(status, messageOf(err), err));
+    });
+    socket.once('close', () => finish(scanError(useTls ? 'tls-error' : 'connection-closed', 'closed during connect')));
+  });
 }

@@ -21,6 +21,16 @@ export const LIMITS = {
   dicomElements: 256,
   /** Banner bytes on which fingerprint regexes run. */
   bannerBytes: 1024,
+  /** HTTP: all response header bytes of one response (undici maxHeaderSize). */
+  httpHeaderBytes: 16 * 1024,
+  /** HTTP: body bytes kept by default, and the hard cap a caller may ask for. */
+  httpBodyBytes: 64 * 1024,
+  httpMaxBodyBytes: 1024 * 1024,
+  /** HTTP: redirects followed at most (a loop is stopped earlier, at the first repeated URL). */
+  httpRedirects: 5,
+  /** HTTP: characters kept of one header value, and header names kept per response. */
+  httpHeaderValueChars: 1024,
+  httpHeaderNames: 64,
 } as const;
 
 export const DEFAULT_TIMEOUTS = {

@@ -27,9 +27,10 @@ function options(over: Partial<ScanOptions> = {}): ScanOptions {
     ports,
     concurrency: 32,
     hostDelay: 0,
-    connectTimeout: 800,
-    readTimeout: 800,
-    sessionTimeout: 2500,
+    connectTimeout: 1000,
+    // Generous: the lab and the scanner share two cores with whatever else runs.
+    readTimeout: 2000,
+    sessionTimeout: 6000,
     retries: 0,
     scope: BLOCK,
     emitClosed: true,

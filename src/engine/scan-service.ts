@@ -3,7 +3,7 @@
  * host with per-host pacing and fuses the host's identity. The CLI and (later) the
  * distributed workers share these two functions (STYLE.md §7).
  */
-import { BoundedSocket, type ScopeGuard, type SendLog } from '../core/bounded-socket.js';
+import { BoundedSocket, type ScopeGuard, type SendLog, openGuardedSocket } from '../core/bounded-socket.js';
 import { ScanError, ScopeError, messageOf, statusOf } from '../core/errors.js';
 import type { HostState, Probe, ProbeContext, ProbeResult } from '../core/probe.js';
 import { isOpen, type Status } from '../core/status.js';
@@ -44,6 +44,39 @@ export function newHostState(): HostRuntime {
 
 function contextFor(target: HostTarget, port: number, probe: Probe, cfg: ScanConfig, host: HostRuntime): ProbeContext {
   const tls = probe.id === 'dicom' ? cfg.dicomTls || (probe.tlsPorts ?? []).includes(port) : (probe.tlsPorts ?? []).includes(port);
+  /** Every connection of a probe, whichever factory opens it: host pacing, the rate limit, the send log, connect-timeout retries. */
+  const paced = async <T>(ip: string, toPort: number, what: string, open: () => Promise<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      if (cfg.signal.aborted) throw new ScanError('unknown-error', 'scan interrupted');
+      const since = Date.now() - host.lastConnectAt;
+      if (host.connects > 0 && since < cfg.hostDelayMs) await sleep(cfg.hostDelayMs - since, cfg.signal);
+      if (cfg.rate) await cfg.rate.take(cfg.signal);
+      host.lastConnectAt = Date.now();
+      host.connects++;
+      cfg.sendLog?.({ ip, port: toPort, what });
+      try {
+        return await open();
+      } catch (err) {
+        if (statusOf(err) === 'connection-timeout' && attempt < cfg.retries) continue;
+        throw err;
+      }
+    }
+  };
+  const bounded = (ip: string, toPort: number, o?: { tls?: boolean; maxBytes?: number }) =>
+    paced(ip, toPort, o?.tls ? 'TCP connect + TLS ClientHello' : 'TCP connect', () =>
+      BoundedSocket.open({
+        ip,
+        port: toPort,
+        guard: cfg.guard,
+        connectTimeoutMs: cfg.timeouts.connectMs,
+        readTimeoutMs: cfg.timeouts.readMs,
+        sessionTimeoutMs: cfg.timeouts.sessionMs,
+        tls: o?.tls ?? false,
+        ...(o?.maxBytes ? { maxBytes: o.maxBytes } : {}),
+        signal: cfg.signal,
+        ...(cfg.sendLog ? { sendLog: cfg.sendLog } : {}),
+      }),
+    );
   return {
     ip: target.ip,
     port,
@@ -54,33 +87,24 @@ function contextFor(target: HostTarget, port: number, probe: Probe, cfg: ScanCon
     signal: cfg.signal,
     options: cfg.probeOptions,
     timeouts: cfg.timeouts,
-    connect: async (o) => {
-      for (let attempt = 0; ; attempt++) {
-        if (cfg.signal.aborted) throw new ScanError('unknown-error', 'scan interrupted');
-        const since = Date.now() - host.lastConnectAt;
-        if (host.connects > 0 && since < cfg.hostDelayMs) await sleep(cfg.hostDelayMs - since, cfg.signal);
-        if (cfg.rate) await cfg.rate.take(cfg.signal);
-        host.lastConnectAt = Date.now();
-        host.connects++;
-        cfg.sendLog?.({ ip: target.ip, port, what: o?.tls ? 'TCP connect + TLS ClientHello' : 'TCP connect' });
-        try {
-          return await BoundedSocket.open({
-            ip: target.ip,
-            port,
-            guard: cfg.guard,
-            connectTimeoutMs: cfg.timeouts.connectMs,
-            readTimeoutMs: cfg.timeouts.readMs,
-            sessionTimeoutMs: cfg.timeouts.sessionMs,
-            tls: o?.tls ?? false,
-            ...(o?.maxBytes ? { maxBytes: o.maxBytes } : {}),
-            signal: cfg.signal,
-            ...(cfg.sendLog ? { sendLog: cfg.sendLog } : {}),
-          });
-        } catch (err) {
-          if (statusOf(err) === 'connection-timeout' && attempt < cfg.retries) continue;
-          throw err;
-        }
-      }
+    connect: (o) => bounded(target.ip, port, o),
+    connectTo: (ip, toPort, o) => bounded(ip, toPort, o),
+    openRaw: (o) => {
+      const ip = o?.ip ?? target.ip;
+      const toPort = o?.port ?? port;
+      const useTls = o?.tls !== undefined && o.tls !== false;
+      return paced(ip, toPort, o?.what ?? (useTls ? 'TCP connect + TLS ClientHello' : 'TCP connect'), () =>
+        openGuardedSocket({
+          ip,
+          port: toPort,
+          guard: cfg.guard,
+          connectTimeoutMs: cfg.timeouts.connectMs,
+          sessionTimeoutMs: cfg.timeouts.sessionMs,
+          ...(o?.tls !== undefined ? { tls: o.tls } : {}),
+          ...(o?.maxBytes ? { maxBytes: o.maxBytes } : {}),
+          signal: cfg.signal,
+        }),
+      );
     },
   };
 }
@@ -116,19 +140,24 @@ export interface ServiceOutcome {
   fields: Record<string, string>;
 }
 
-/** The probes to try on one port: those that claim it first, then the identification chain. */
+/**
+ * The probes to try on one port (DESIGN.md "Probe selection"): those that claim it; on a port
+ * no selected probe claims, the short identification chain, one attempt each.
+ */
 export function probesForPort(port: number, selected: readonly Probe[]): Probe[] {
-  const claiming = selected.filter((p) => p.defaultPorts.includes(port));
-  const chain = IDENTIFICATION_CHAIN.map((id) => selected.find((p) => p.id === id) ?? null).filter(
-    (p): p is Probe => p !== null && !claiming.includes(p),
-  );
-  return [...claiming, ...chain];
+  const claiming = selected.filter((p) => p.defaultPorts.includes(port) && !p.layer);
+  if (claiming.length > 0) return claiming;
+  return IDENTIFICATION_CHAIN.map((id) => selected.find((p) => p.id === id) ?? null).filter((p): p is Probe => p !== null);
 }
 
 /** Scans one (host, port). */
 export async function scanService(target: HostTarget, port: number, cfg: ScanConfig, host: HostRuntime): Promise<ServiceOutcome> {
   const timestamp = new Date().toISOString();
-  const order = probesForPort(port, cfg.probes.length ? cfg.probes : PROBES);
+  const selected = cfg.probes.length ? cfg.probes : PROBES;
+  let order = probesForPort(port, selected);
+  // Only HTTP-layer probes selected (`--probes fhir`): they run on their own ports, without the http probe.
+  const layeredOnly = order.length === 0;
+  if (layeredOnly) order = selected.filter((p) => p.layer === 'http' && p.defaultPorts.includes(port));
   let chosen: { probe: Probe; res: ProbeResult<unknown> } | null = null;
   let first: { probe: Probe; res: ProbeResult<unknown> } | null = null;
   for (const probe of order) {
@@ -141,11 +170,29 @@ export async function scanService(target: HostTarget, port: number, cfg: ScanCon
     // Closed or filtered: no other protocol will do better. Interrupted: stop.
     if (!isOpen(res.status) || cfg.signal.aborted) break;
   }
+  // Application protocols over HTTP: each one that claims the port runs, over the scheme http found.
+  const layered: { probe: Probe; res: ProbeResult<unknown> }[] = [];
+  if (chosen?.probe.id === 'http') {
+    const overTls = chosen.res.tls !== undefined;
+    for (const probe of selected.filter((p) => p.layer === 'http' && p.defaultPorts.includes(port))) {
+      if (cfg.signal.aborted) break;
+      const ctx = { ...contextFor(target, port, probe, cfg, host), tls: overTls };
+      layered.push({ probe, res: await runProbe(probe, ctx) });
+    }
+  }
   const pick = chosen ?? first;
   const status: Status = pick?.res.status ?? 'unknown-error';
   const data: Record<string, unknown> = {};
   // A closed port has nothing to say: its empty observation is left out.
   if (pick?.res.result !== undefined && isOpen(status)) data[pick.probe.id] = pick.res.result;
+  // Layered observations are kept when the protocol answered, or answered with an application error
+  // (a DICOMweb root behind a server-wide login); only a success names the protocol.
+  for (const l of layered) {
+    if ((l.res.status === 'success' || l.res.status === 'application-error') && l.res.result !== undefined) data[l.probe.id] = l.res.result;
+  }
+  // The most specific protocol names the service: DICOMweb or FHIR over a plain web server.
+  const named = layered.find((l) => l.res.status === 'success');
+  if (named && chosen) chosen = { probe: named.probe, res: chosen.res };
   // A closed port has no fields to fingerprint.
   const fields = isOpen(status) ? fieldsOf({ protocol: chosen ? chosen.probe.id : null, data }) : {};
   const identification: Identification = isOpen(status) ? withRole(identify(fields), data) : { rules: [] };

@@ -294,6 +294,27 @@ export function identify(
 export const FIELD_PATHS: Readonly<Record<string, readonly string[]>> = {
   'dicom.implementationClassUid': ['dicom', 'association', 'implementationClassUid'],
   'dicom.implementationVersionName': ['dicom', 'association', 'implementationVersionName'],
+  'fhir.softwareName': ['fhir', 'softwareName'],
+  'fhir.softwareVersion': ['fhir', 'softwareVersion'],
+  'fhir.software': ['fhir', 'software'],
+  'dicomweb.authRealm': ['dicomweb', 'authRealm'],
+  'dicomweb.server': ['dicomweb', 'server'],
+  'hl7.sendingApplication': ['hl7', 'sendingApplication'],
+  'hl7.sendingFacility': ['hl7', 'sendingFacility'],
+  'hl7.controlId': ['hl7', 'controlId'],
+  'http.server': ['http', 'server'],
+  'http.poweredBy': ['http', 'poweredBy'],
+  'http.title': ['http', 'title'],
+  'http.realm': ['http', 'realm'],
+  'http.location': ['http', 'location'],
+  'http.marks': ['http', 'marks'],
+  'http.faviconMmh3': ['http', 'favicon', 'mmh3'],
+  'http.orthancVersion': ['http', 'orthanc', 'version'],
+  'ftp.banner': ['ftp', 'banner'],
+  'telnet.banner': ['telnet', 'banner'],
+  'telnet.negotiation': ['telnet', 'negotiation'],
+  'vnc.version': ['vnc', 'version'],
+  'rdp.signature': ['rdp', 'signature'],
 };
 
 function dig(root: unknown, segments: readonly string[]): unknown {
@@ -362,7 +383,11 @@ export function fuseAsset(services: FusableService[], db: FingerprintDb = loadFi
   for (const s of services) {
     const id = s.identification;
     if (!id.vendor && !id.product && !id.deviceType) continue;
-    const score = specificity(id);
+    // A device type inferred from what the service does (scan-service withRole: rule 'role:*', a
+    // DCMTK Q/R archive is a PACS) still types the asset, but does not make the toolkit's name
+    // outrank a product rule's claim (Debian's Orthanc: DICOM says DCMTK, HTTP says Orthanc).
+    const inferred = id.rules.some((r) => r.startsWith('role:'));
+    const score = specificity(inferred ? { ...id, deviceType: undefined } : id);
     // Only a claim that names someone can give the asset its vendor and product.
     if ((id.vendor || id.product) && score > bestScore) {
       best = id;

@@ -15,6 +15,8 @@ export interface TruthDifference {
 
 function observed(rec: ServiceRecord | undefined, field: string): unknown {
   if (!rec) return field === 'status' ? 'no record' : undefined;
+  // A probe-specific field is read from the identifying probe's data, then from any other probe's.
+  const own = (rec.protocol ? rec.data[rec.protocol] : undefined) as Record<string, unknown> | undefined;
   const dicom = rec.data.dicom as Record<string, unknown> | undefined;
   switch (field) {
     case 'status':
@@ -24,11 +26,20 @@ function observed(rec: ServiceRecord | undefined, field: string): unknown {
     case 'deviceType':
       return rec.asset?.deviceType ?? rec.deviceType;
     case 'tls':
-      return dicom?.tls;
+      return own && 'tls' in own && typeof own.tls === 'boolean' ? own.tls : rec.tls !== undefined || Boolean(dicom?.tls);
+    case 'protocol':
+      return rec.protocol;
+    case 'product':
+      return rec.product ?? rec.asset?.product;
     case 'findings':
       return rec.findings.map((f) => f.id);
-    default:
-      return dicom?.[field];
+    default: {
+      if (own && field in own) return own[field];
+      for (const d of Object.values(rec.data)) {
+        if (d && typeof d === 'object' && field in d) return (d as Record<string, unknown>)[field];
+      }
+      return undefined;
+    }
   }
 }
 

@@ -35,7 +35,7 @@ describe('layout', () => {
 
   test('the layout has the required kinds, every hostile mode, and ground truth for each node', () => {
     const kinds = new Set(DEFAULT_LAYOUT.map((n) => n.kind));
-    assert.deepEqual(kinds, new Set(['dicom', 'dicom-tls', 'hostile', 'tarpit']));
+    assert.deepEqual(kinds, new Set(['dicom', 'dicom-tls', 'hostile', 'tarpit', 'service']));
     assert.deepEqual(new Set(DEFAULT_LAYOUT.filter((n) => n.hostile).map((n) => n.hostile)), new Set(HOSTILE_MODES));
     assert.ok(DEFAULT_LAYOUT.some((n) => n.dicom?.calledAes === 'any'));
     assert.ok(DEFAULT_LAYOUT.some((n) => Array.isArray(n.dicom?.calledAes)));
@@ -43,6 +43,7 @@ describe('layout', () => {
     for (const n of DEFAULT_LAYOUT) {
       assert.equal(typeof n.expected.status, 'string', `${n.name} has an expected status`);
       if (n.kind === 'dicom' || n.kind === 'dicom-tls') assert.ok(n.dicom, `${n.name} has a DICOM profile`);
+      if (n.kind === 'service') assert.equal(typeof n.service, 'function', `${n.name} has a service factory`);
     }
   });
 

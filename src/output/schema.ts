@@ -6,10 +6,26 @@
 import { z } from 'zod';
 import { ServiceRecord } from '../core/types.js';
 import { DicomObservation } from '../probes/dicom/schema.js';
+import { DicomwebObservation } from '../probes/dicomweb/schema.js';
+import { FhirObservation } from '../probes/fhir/schema.js';
+import { FtpObservation } from '../probes/ftp/schema.js';
+import { Hl7Observation } from '../probes/hl7/schema.js';
+import { HttpObservation } from '../probes/http/schema.js';
+import { RdpObservation } from '../probes/rdp/schema.js';
+import { TelnetObservation } from '../probes/telnet/schema.js';
+import { VncObservation } from '../probes/vnc/schema.js';
 
 export const ProbeData = z
   .object({
     dicom: DicomObservation.optional(),
+    hl7: Hl7Observation.optional(),
+    http: HttpObservation.optional(),
+    fhir: FhirObservation.optional(),
+    dicomweb: DicomwebObservation.optional(),
+    vnc: VncObservation.optional(),
+    telnet: TelnetObservation.optional(),
+    ftp: FtpObservation.optional(),
+    rdp: RdpObservation.optional(),
   })
   .catchall(z.unknown());
 

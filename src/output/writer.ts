@@ -71,7 +71,7 @@ export function findingsText(rec: ServiceRecord, color = true): string {
 
 /** "vendor product version" for people: the vendor is left out when the product repeats it (dcm4che dcm4che). */
 export function identityText(vendor?: string | null, product?: string | null, version?: string | null): string {
-  const v = vendor && product && product.toLowerCase().startsWith(vendor.toLowerCase()) ? null : vendor;
+  const v = vendor && product?.toLowerCase().startsWith(vendor.toLowerCase()) ? null : vendor;
   return [v, product, version].filter(Boolean).join(' ');
 }
 

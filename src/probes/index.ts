@@ -2,8 +2,27 @@
 import type { Probe } from '../core/probe.js';
 import { UsageError } from '../core/errors.js';
 import { dicomProbe } from './dicom/probe.js';
+import { dicomwebProbe } from './dicomweb/probe.js';
+import { fhirProbe } from './fhir/probe.js';
+import { hl7Probe } from './hl7/probe.js';
+import { ftpProbe } from './ftp/probe.js';
+import { httpProbe } from './http/probe.js';
+import { rdpProbe } from './rdp/probe.js';
+import { telnetProbe } from './telnet/probe.js';
+import { vncProbe } from './vnc/probe.js';
 
-export const PROBES: readonly Probe[] = [dicomProbe as Probe];
+/** In priority order: when several identify one port, the first one names its `protocol`. */
+export const PROBES: readonly Probe[] = [
+  dicomProbe as Probe,
+  hl7Probe as Probe,
+  dicomwebProbe as Probe,
+  fhirProbe as Probe,
+  httpProbe as Probe,
+  vncProbe as Probe,
+  telnetProbe as Probe,
+  ftpProbe as Probe,
+  rdpProbe as Probe,
+];
 
 /**
  * Probes tried, one attempt each, on an open port that no selected probe claims

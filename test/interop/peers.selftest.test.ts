@@ -293,7 +293,7 @@ describe('harness: count-interop reads the spec reporter', () => {
       'ℹ skipped 0',
       'ℹ todo 0',
     ].join('\n');
-    assert.deepEqual(countInterop(ok).problems, []);
+    assert.deepEqual(countInterop(ok, PEER_NAMES).problems, []);
     assert.ok(countInterop('').problems.some((p) => p.startsWith('no node:test summary')));
   });
 });

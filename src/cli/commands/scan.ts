@@ -39,6 +39,7 @@ export interface ScanOptions {
   resolver?: string;
   callingAe?: string;
   dicomTls?: boolean;
+  contact?: string;
   json?: boolean;
   out?: string;
   emitClosed?: boolean;
@@ -81,6 +82,7 @@ interface StoredScanOptions {
   resolver?: string;
   callingAe?: string;
   dicomTls: boolean;
+  contact?: string;
   seed: string;
   concurrency: number;
   rate: number;
@@ -132,6 +134,7 @@ function buildStored(targets: string[], o: ScanOptions): StoredScanOptions {
     ...(o.resolver ? { resolver: o.resolver } : {}),
     ...(o.callingAe ? { callingAe: o.callingAe } : {}),
     dicomTls: Boolean(o.dicomTls),
+    ...(o.contact ? { contact: o.contact } : {}),
     seed,
     concurrency: o.concurrency,
     rate: o.rate,
@@ -225,7 +228,10 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
           hostConcurrency: stored.hostConcurrency,
           hostDelayMs: stored.hostDelay,
           dicomTls: stored.dicomTls,
-          probeOptions: { dicom: { ...(stored.callingAe ? { callingAe: stored.callingAe } : {}) } },
+          probeOptions: {
+            dicom: { ...(stored.callingAe ? { callingAe: stored.callingAe } : {}) },
+            http: { ...(stored.contact ? { contact: stored.contact } : {}) },
+          },
           ...(sendLog ? { sendLog: sendLog.log } : {}),
           signal: controller.signal,
         },
@@ -284,7 +290,7 @@ export function registerScan(program: Command): void {
     .description('discover and identify healthcare systems in the given targets')
     .argument('[targets...]', 'addresses, CIDRs, ranges (127.0.0.1-127.0.3.255), host names, @file, - for stdin')
     .option('-p, --ports <list>', 'ports and ranges (104,4242,11000-11112); default: the default ports of the selected probes')
-    .option('--probes <list>', 'probes to run (dicom); default all')
+    .option('--probes <list>', 'probes to run (dicom, http, fhir, dicomweb, ...); default all')
     .option('--profile <name>', 'safe (observe only) or intrusive (count-only queries, AE guessing)', 'safe')
     .option('-c, --concurrency <n>', 'hosts scanned in parallel', intOption('--concurrency'), 256)
     .option('--rate <n>', 'global connection starts per second (0 = unlimited)', intOption('--rate'), 0)
@@ -300,6 +306,7 @@ export function registerScan(program: Command): void {
     .option('--resolver <ip[:port]>', 'DNS server for host-name targets (default: the system resolver)')
     .option('--calling-ae <title>', 'our DICOM calling AE title', 'MEDSURFACE')
     .option('--dicom-tls', 'speak DICOM over TLS on every port (2762 always is)')
+    .option('--contact <text>', 'contact (URL or e-mail) in the HTTP User-Agent, so owners can reach whoever scans them')
     .option('--json', 'JSON lines on stdout even on a terminal')
     .option('-o, --out <file>', 'write JSON lines to a file')
     .option('--emit-closed', 'also output refused and timed-out ports')

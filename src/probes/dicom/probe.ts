@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { BoundedSocket } from '../../core/bounded-socket.js';
-import { ScanError, messageOf, statusOf } from '../../core/errors.js';
+import { ScanError, ScopeError, messageOf, statusOf } from '../../core/errors.js';
 import { LIMITS } from '../../core/limits.js';
 import type { Probe, ProbeContext, ProbeResult } from '../../core/probe.js';
 import type { Status } from '../../core/status.js';
@@ -384,6 +384,8 @@ export async function runDicom(ctx: ProbeContext): Promise<ProbeResult<DicomObse
     try {
       outcome = await associate(ctx, () => (calledAe ??= randomCalledAe()), callingAe, step.kind, countQuery ? COUNT_SESSION_BYTES : undefined);
     } catch (err) {
+      // Out of scope is not a network outcome: the engine must see it.
+      if (err instanceof ScopeError) throw err;
       const status = statusOf(err);
       if (i === 0) return { status, result: obs, error: messageOf(err) };
       obs.attempts.push({ calledAe: calledAe ?? '', kind: step.kind, outcome: status === 'connection-closed' ? 'closed' : 'error' });
