@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { ScopeError, UsageError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
+import { registerCatalog } from './commands/catalog.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInventory } from './commands/inventory.js';
 import { registerLab } from './commands/lab.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerLab(program);
   registerDemo(program);
   registerSchema(program);
+  registerCatalog(program);
   return program;
 }
 

@@ -11,6 +11,7 @@ import { type HostTarget, type Identification, type Profile, type ServiceRecord,
 import { runChecks } from '../checks/index.js';
 import { fieldsOf, fuseAsset, identify } from '../fingerprints/index.js';
 import { IDENTIFICATION_CHAIN, PROBES } from '../probes/index.js';
+import type { VulnDb } from '../vuln/index.js';
 import { type RateLimiter, sleep } from './rate-limiter.js';
 
 export interface ScanConfig {
@@ -29,6 +30,8 @@ export interface ScanConfig {
   /** Speak DICOM over TLS on every port (2762 always is). */
   dicomTls: boolean;
   probeOptions: Record<string, unknown>;
+  /** Known vulnerabilities by product and version (findings with confidence `version`). */
+  vulnDb?: VulnDb;
   sendLog?: SendLog;
   signal: AbortSignal;
 }
@@ -199,6 +202,16 @@ export async function scanService(target: HostTarget, port: number, cfg: ScanCon
   const checked = isOpen(status)
     ? runChecks({ protocol: chosen ? chosen.probe.id : null, data, tls: pick?.res.tls, identification }, cfg.profile)
     : null;
+  if (checked && cfg.vulnDb && identification.product && identification.version) {
+    const q = {
+      product: identification.product,
+      version: identification.version,
+      ...(identification.vendor ? { vendor: identification.vendor } : {}),
+      ...(identification.cpe ? { cpe: identification.cpe } : {}),
+    };
+    checked.findings.push(...cfg.vulnDb.findings(q));
+    checked.checksRun.push(...cfg.vulnDb.evaluatedIds(q));
+  }
   // Field order follows DESIGN.md's contract, so a line reads naturally.
   const record: ServiceRecord = {
     ip: target.ip,

@@ -239,6 +239,11 @@ export class VulnDb {
       cpe = parseAnyCpe(q.cpe);
       key = this.products.keyForCpe(cpe);
     }
+    if (!key && q.product && !q.vendor) key = this.products.keyForProduct(q.product);
+    if (key && !cpe) {
+      const [v, p] = key.split(':') as [string, string];
+      cpe = makeCpe({ part: 'a', vendor: v, product: p });
+    }
     if (!key && q.vendor && q.product) {
       key = this.products.keyForNames(q.vendor, q.product);
       const [v, p] = key.split(':') as [string, string];
@@ -336,6 +341,19 @@ export class VulnDb {
   /** Findings (id = CVE id, confidence 'version') for a product; see toFindings. */
   findings(q: ProductQuery): Finding[] {
     return toFindings(this.findVulnerabilities(q));
+  }
+
+  /**
+   * The CVE ids whose applicability was evaluated for this product and version: the "checks
+   * that ran". A CVE finding is resolved only when a later scan evaluated it and it did not
+   * match (after an upgrade); without a version nothing was evaluated.
+   */
+  evaluatedIds(q: ProductQuery): string[] {
+    const r = this.resolve(q);
+    if (!r) return [];
+    const ids = new Set(this.candidates(r.key).keys());
+    for (const { adv } of this.csafByKey.get(r.key) ?? []) for (const v of adv.vulnerabilities) if (v.cve) ids.add(v.cve);
+    return [...ids].sort();
   }
 
   stats(): { curated: number; csaf: number; kev: number; importedVendors: number } {

@@ -59,6 +59,13 @@ export class ProductTable {
     }
   }
 
+  /** The index key for a product name alone, when exactly one known product has that name (CLI lookups). */
+  keyForProduct(product: string): string | null {
+    const want = `|${foldName(product)}`;
+    const keys = new Set([...this.byNames.entries()].filter(([k]) => k.endsWith(want)).map(([, id]) => id.key));
+    return keys.size === 1 ? [...keys][0]! : null;
+  }
+
   /** The index key for a vendor/product name pair (table first, then NVD-style guess). */
   keyForNames(vendor: string, product: string): string {
     const hit = this.byNames.get(`${foldName(vendor)}|${foldName(product)}`);

@@ -255,3 +255,30 @@ describe('dcmtk: intrusive profile on DCMTK peers', () => {
     assert.ok(!rec!.findings.some((f) => f.id === 'dicom-records-reachable'));
   });
 });
+
+describe('orthanc-open: identity fused from DICOM and HTTP, known CVEs by version', () => {
+  let run: CliRun;
+  before(async () => {
+    const p = byName('orthanc-open');
+    run = await runCli(['scan', p.ip, '--ports', `${p.port},${p.httpPort}`, '--json', '--no-inventory', '--quiet']);
+  });
+
+  test('orthanc-open: the asset is Orthanc although DICOM answers as DCMTK', () => {
+    assert.equal(run.code, 0, run.stderr);
+    const dicom = run.records.find((r) => r.port === 4242);
+    const web = run.records.find((r) => r.port === 8042);
+    assert.equal(dicom?.product, 'DCMTK');
+    assert.equal(web?.product, 'Orthanc');
+    assert.equal(web?.version, '1.10.1');
+    assert.equal(dicom?.asset?.product, 'Orthanc');
+    assert.equal(web?.asset?.product, 'Orthanc');
+  });
+
+  test('orthanc-open: Orthanc 1.10.1 carries the CVEs NVD lists for it, each with confidence "version"', () => {
+    const web = run.records.find((r) => r.port === 8042)!;
+    const cves = web.findings.filter((f) => f.id.startsWith('CVE-'));
+    assert.ok(cves.some((f) => f.id === 'CVE-2023-33466'), cves.map((f) => f.id).join(' '));
+    for (const f of cves) assert.equal(f.confidence, 'version');
+    assert.ok(web.checksRun?.includes('CVE-2023-33466'));
+  });
+});

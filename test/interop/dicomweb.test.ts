@@ -100,7 +100,8 @@ describe('orthanc-open: DICOMweb without authentication', () => {
 describe('orthanc-aecheck: DICOMweb behind HTTP Basic authentication', () => {
   test('safe: 401 with the Orthanc realm: protected, the whole server asks for credentials, identified as Orthanc', async () => {
     const { record, obs } = await scan('orthanc-aecheck', 'safe');
-    assert.equal(record.status, 'success');
+    // Every path asks for credentials: the observation is kept, but DICOMweb is not proven.
+    assert.equal(record.status, 'application-error');
     assert.equal(obs.root, '/dicom-web');
     assert.equal(obs.access, 'protected');
     assert.equal(obs.search?.status, 401);

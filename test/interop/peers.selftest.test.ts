@@ -266,7 +266,7 @@ describe('harness: count-interop reads the spec reporter', () => {
 
   test('counts per peer and per family, and lists every problem', async () => {
     const { countInterop } = await import('../../scripts/count-interop.js');
-    const c = countInterop(log);
+    const c = countInterop(log, PEER_NAMES);
     assert.deepEqual(c.perPeer['orthanc-open'], { passed: 1, failed: 0, skipped: 0, todo: 0 });
     assert.deepEqual(c.perPeer.storescp, { passed: 1, failed: 0, skipped: 1, todo: 0 });
     assert.deepEqual(c.perPeer.dcmqrscp, { passed: 0, failed: 1, skipped: 0, todo: 0 });

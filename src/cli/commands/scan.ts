@@ -14,6 +14,7 @@ import { type Checkpoint, type RunStats, runScan } from '../../engine/run-scan.j
 import { SendLogFile } from '../../engine/send-log.js';
 import { type Inventory, defaultInventoryPath, openInventory } from '../../inventory/index.js';
 import { InventoryWriterThread } from '../../inventory/writer-thread.js';
+import { VulnDb } from '../../vuln/index.js';
 import { fileWriter, jsonlWriter, type ResultWriter, tableWriter } from '../../output/writer.js';
 import { makeProgress } from '../../output/progress.js';
 import { defaultPortsOf, selectProbes } from '../../probes/index.js';
@@ -233,6 +234,7 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
             http: { ...(stored.contact ? { contact: stored.contact } : {}) },
           },
           ...(sendLog ? { sendLog: sendLog.log } : {}),
+          vulnDb: new VulnDb({ dataDir: logDir }),
           signal: controller.signal,
         },
         ...(inventory ? { inventory } : {}),
