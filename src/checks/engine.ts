@@ -8,6 +8,10 @@
  * its optional `when` precondition holds. `checksRun` lists the checks that ran: resolution
  * needs to know what ran (DESIGN.md: a finding is resolved only when a later complete scan ran
  * its check and the check did not fire).
+ *
+ * Date operators (`before`/`after`) compare ISO 8601 values with a fixed date or with `now`, the
+ * time of evaluation (runChecks `options.now`), so a stored certificate expires on re-scoring.
+ * A check's `escalate` list raises the severity of a finding when a further condition holds.
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -20,12 +24,14 @@ import {
   type Identification,
   PROFILES,
   type Profile,
+  type ServiceRecord,
   type Severity,
+  severityRank,
 } from '../core/types.js';
 import { packageRoot } from '../fingerprints/package-root.js';
-import { CheckFile, ChecksIndex, type Matcher, type Scalar } from './schema.js';
+import { CheckFile, ChecksIndex, type DateRef, ISO_DATE, type Matcher, type Scalar } from './schema.js';
 
-export type { Matcher } from './schema.js';
+export type { DateRef, Matcher } from './schema.js';
 
 export interface CheckDef {
   id: string;
@@ -37,6 +43,8 @@ export interface CheckDef {
   /** Optional precondition; when false the check counts as not run. */
   when?: Matcher;
   match: Matcher;
+  /** Raised severities, first whose `when` holds wins (each above info.severity). */
+  escalate?: { severity: Severity; when: Matcher }[];
   evidence: string[];
   /** Example fixtures (paths relative to src/checks/), for the tests. */
   examples?: { positive: string[]; negative: string[] };
@@ -50,6 +58,22 @@ export interface CheckRecord {
   data: Record<string, unknown>;
   tls?: unknown;
   identification?: Identification;
+}
+
+/**
+ * The check view of a stored service record: its own identification (`product`, `vendor`,
+ * `version`, `cpe`, `deviceType` of the record, never the host's fused `asset`) becomes
+ * `identification`, as the scan engine passes it, so checks re-run offline (rescore) on stored
+ * records see what they saw during the scan.
+ */
+export function checkRecordOf(rec: ServiceRecord): CheckRecord {
+  const identification: Identification = { rules: [] };
+  if (rec.vendor !== undefined) identification.vendor = rec.vendor;
+  if (rec.product !== undefined) identification.product = rec.product;
+  if (rec.version !== undefined) identification.version = rec.version;
+  if (rec.cpe !== undefined) identification.cpe = rec.cpe;
+  if (rec.deviceType !== undefined) identification.deviceType = rec.deviceType;
+  return { protocol: rec.protocol, data: rec.data, ...(rec.tls ? { tls: rec.tls } : {}), identification };
 }
 
 export class CheckDbError extends Error {
@@ -109,8 +133,14 @@ export function loadChecks(dir: string = defaultDefsDir()): CheckDef[] {
     if (c.protocol !== '*' && !c.id.startsWith(`${c.protocol}-`)) {
       throw new CheckDbError(`${rel}: check id ${c.id} must be prefixed by its protocol ${c.protocol}`);
     }
+    for (const e of c.escalate ?? []) {
+      if (severityRank(e.severity) <= severityRank(c.info.severity)) {
+        throw new CheckDbError(`${rel}: escalation to ${e.severity} is not above the check's severity ${c.info.severity}`);
+      }
+    }
     const def: CheckDef = { ...c, file: rel };
     if (c.when === undefined) delete def.when;
+    if (c.escalate === undefined) delete def.escalate;
     checks.push(def);
   }
   cache.set(key, checks);
@@ -154,14 +184,26 @@ function compiled(pattern: string): RegExp {
   return re;
 }
 
+/** A value's time when it is an ISO 8601 date (schema.ts ISO_DATE); anything else is no date. */
+function timeOf(v: unknown): number | null {
+  if (typeof v !== 'string' || v.length > 40 || !ISO_DATE.test(v)) return null;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? null : t;
+}
+
+function refTime(ref: DateRef, now: number): number {
+  return ref === 'now' ? now : Date.parse(ref);
+}
+
 /**
  * Evaluates a matcher. Every leaf except `exists` is false when the value is missing or null
  * (`equals: null` excepted): a check cannot conclude anything from data it does not have.
+ * `now` (ms since the epoch) is the moment `before`/`after: now` compare with.
  */
-export function evaluate(m: Matcher, rec: unknown): boolean {
-  if ('all' in m) return m.all.every((x) => evaluate(x, rec));
-  if ('any' in m) return m.any.some((x) => evaluate(x, rec));
-  if ('not' in m) return !evaluate(m.not, rec);
+export function evaluate(m: Matcher, rec: unknown, now: number = Date.now()): boolean {
+  if ('all' in m) return m.all.every((x) => evaluate(x, rec, now));
+  if ('any' in m) return m.any.some((x) => evaluate(x, rec, now));
+  if ('not' in m) return !evaluate(m.not, rec, now);
   const v = getPath(rec, m.path);
   if ('exists' in m) return present(v) === m.exists;
   if ('equals' in m) return m.equals === null ? !present(v) : v === m.equals;
@@ -178,6 +220,11 @@ export function evaluate(m: Matcher, rec: unknown): boolean {
     return false;
   }
   if ('regex' in m) return typeof v === 'string' && compiled(m.regex).test(clip(v));
+  if ('before' in m || 'after' in m) {
+    const t = timeOf(v);
+    if (t === null) return false;
+    return 'before' in m ? t < refTime(m.before, now) : t > refTime(m.after, now);
+  }
   return false;
 }
 
@@ -205,12 +252,23 @@ function profileAllows(inEffect: Profile, needed: Profile): boolean {
 }
 
 /** Whether `check` runs on `rec` under `profile` (protocol, profile, requires, when). */
-export function applies(check: CheckDef, rec: CheckRecord, profile: Profile): boolean {
+export function applies(check: CheckDef, rec: CheckRecord, profile: Profile, now: number = Date.now()): boolean {
   if (check.protocol !== '*' && rec.protocol !== check.protocol) return false;
   if (!profileAllows(profile, check.profile)) return false;
   if (!check.requires.every((p) => present(getPath(rec, p)))) return false;
-  if (check.when && !evaluate(check.when, rec)) return false;
+  if (check.when && !evaluate(check.when, rec, now)) return false;
   return true;
+}
+
+/** The severity of a finding of `check` on `rec`: the first escalation that holds, else the check's own. */
+function severityOf(check: CheckDef, rec: CheckRecord, now: number): Severity {
+  for (const e of check.escalate ?? []) if (evaluate(e.when, rec, now)) return e.severity;
+  return check.info.severity;
+}
+
+export interface RunChecksOptions {
+  /** The time date operators compare with (ms since the epoch); default: the current time. */
+  now?: number;
 }
 
 /**
@@ -221,16 +279,18 @@ export function runChecks(
   rec: CheckRecord,
   profile: Profile,
   checks: CheckDef[] = loadChecks(),
+  options: RunChecksOptions = {},
 ): { findings: Finding[]; checksRun: string[] } {
+  const now = options.now ?? Date.now();
   const findings: Finding[] = [];
   const checksRun: string[] = [];
   for (const check of checks) {
-    if (!applies(check, rec, profile)) continue;
+    if (!applies(check, rec, profile, now)) continue;
     checksRun.push(check.id);
-    if (!evaluate(check.match, rec)) continue;
+    if (!evaluate(check.match, rec, now)) continue;
     const finding: Finding = {
       id: check.id,
-      severity: check.info.severity,
+      severity: severityOf(check, rec, now),
       title: check.info.name,
       confidence: check.confidence,
     };

@@ -38,6 +38,23 @@ const AnchoredRegex = z
     }
   }, 'regex does not compile');
 
+/**
+ * A point in time a date operator compares with: `now` (the moment the check is evaluated, so a
+ * stored observation re-scored later is judged against that later time) or a fixed ISO 8601
+ * date (`2017-01-01`, `2017-01-01T00:00:00Z`).
+ */
+/** ISO 8601 dates as the probes write them (`2015-01-01T00:00:00.000Z`); a time needs an offset. */
+export const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+export const DateRef = z.union([
+  z.literal('now'),
+  z
+    .string()
+    .regex(ISO_DATE)
+    .refine((s) => !Number.isNaN(Date.parse(s)), 'not a valid date'),
+]);
+export type DateRef = z.infer<typeof DateRef>;
+
 export type Matcher =
   | { all: Matcher[] }
   | { any: Matcher[] }
@@ -51,7 +68,9 @@ export type Matcher =
   | { path: string; lte: number }
   | { path: string; in: Scalar[] }
   | { path: string; contains: Scalar }
-  | { path: string; regex: string };
+  | { path: string; regex: string }
+  | { path: string; before: DateRef }
+  | { path: string; after: DateRef };
 
 export const Matcher: z.ZodType<Matcher> = z.lazy(() =>
   z.union([
@@ -68,6 +87,8 @@ export const Matcher: z.ZodType<Matcher> = z.lazy(() =>
     z.strictObject({ path: CheckPath, in: z.array(Scalar).min(1).max(64) }),
     z.strictObject({ path: CheckPath, contains: Scalar }),
     z.strictObject({ path: CheckPath, regex: AnchoredRegex }),
+    z.strictObject({ path: CheckPath, before: DateRef }),
+    z.strictObject({ path: CheckPath, after: DateRef }),
   ]),
 );
 
@@ -99,6 +120,12 @@ export const CheckFile = z.strictObject({
   /** Optional precondition: when it does not hold, the check did not run (e.g. no count query was made). */
   when: Matcher.optional(),
   match: Matcher,
+  /**
+   * Severity raised for a finding when a further condition holds (first that holds wins), e.g. a
+   * Telnet service that is critical rather than high when it opens a shell without a login. Each
+   * must be above info.severity: the listed severity is the least a finding of this check has.
+   */
+  escalate: z.array(z.strictObject({ severity: Severity, when: Matcher })).max(4).optional(),
   /** Paths copied into Finding.evidence. Never a path that can hold a patient value. */
   evidence: z.array(CheckPath).max(16).default([]),
   /** Fixture files (relative to src/checks/) that must fire the check, and that must run it without firing. */

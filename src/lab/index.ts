@@ -118,7 +118,8 @@ function tlsOptions(spec: NonNullable<LabNodeSpec['tls']>): tls.TlsOptions {
   };
   if (!spec.weak) return { ...base, minVersion: 'TLSv1.2' };
   // The weak node: old protocol versions and an RSA 1024 / SHA-1 certificate need OpenSSL's security level 0.
-  return { ...base, minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' };
+  // Like the old devices it stands for, it speaks nothing newer than TLS 1.1.
+  return { ...base, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' };
 }
 
 function profileOf(spec: LabDicomSpec): ScpProfile {

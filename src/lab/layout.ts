@@ -281,7 +281,7 @@ export const DEFAULT_LAYOUT: readonly LabNodeSpec[] = [
     kind: 'dicom-tls',
     role: 'pacs',
     description: 'PACS speaking DICOM over TLS (PS3.15 Annex B.1) with a self-signed RSA 2048 certificate',
-    expected: { anyAeAccepted: true, tls: true, vendor: 'dcm4che', status: 'success' },
+    expected: { anyAeAccepted: true, tls: true, vendor: 'dcm4che', status: 'success', findings: ['tls-self-signed'] },
     tls: { cert: 'pacs-tls', weak: false },
     dicom: {
       aeTitle: 'DCM4CHEE',
@@ -300,7 +300,13 @@ export const DEFAULT_LAYOUT: readonly LabNodeSpec[] = [
     kind: 'dicom-tls',
     role: 'pacs',
     description: 'PACS over TLS with an expired, self-signed RSA 1024 / SHA-1 certificate; accepts TLS 1.0',
-    expected: { anyAeAccepted: true, tls: true, vendor: 'OFFIS', status: 'success' },
+    expected: {
+      anyAeAccepted: true,
+      tls: true,
+      vendor: 'OFFIS',
+      status: 'success',
+      findings: ['tls-expired-cert', 'tls-legacy-version', 'tls-self-signed', 'tls-sha1-signature', 'tls-weak-key'],
+    },
     tls: { cert: 'pacs-weak-tls', weak: true },
     dicom: {
       aeTitle: 'STORESCP',

@@ -424,7 +424,7 @@ export const NODES: readonly LabNodeSpec[] = [
     'fhir-server',
     'HAPI FHIR 6.4.0 JPA server (R4) at /fhir, no security: any caller may search',
     { kind: 'fhir', fixture: 'hapi-fhir-6.4.0-r4.json', base: '/fhir', auth: 'none', patients: 26 },
-    { status: 'success', vendor: 'HAPI FHIR', deviceType: 'fhir-server', access: 'open', softwareName: 'HAPI FHIR Server', fhirVersion: '4.0.1' },
+    { status: 'success', vendor: 'HAPI FHIR', deviceType: 'fhir-server', access: 'open', softwareName: 'HAPI FHIR Server', fhirVersion: '4.0.1', findings: ['fhir-no-smart', 'fhir-open', 'http-no-tls'] },
   ),
   node(
     'fhir-hapi-dstu2',
@@ -433,7 +433,7 @@ export const NODES: readonly LabNodeSpec[] = [
     'fhir-server',
     'an old HAPI FHIR 1.6 server (DSTU2 Conformance) at the root, open',
     { kind: 'fhir', fixture: 'hapi-fhir-1.6-dstu2-conformance.json', base: '', auth: 'none', patients: 3 },
-    { status: 'success', vendor: 'HAPI FHIR', deviceType: 'fhir-server', access: 'open', resourceType: 'Conformance', fhirRelease: 'DSTU2' },
+    { status: 'success', vendor: 'HAPI FHIR', deviceType: 'fhir-server', access: 'open', resourceType: 'Conformance', fhirRelease: 'DSTU2', findings: ['fhir-no-smart', 'fhir-open', 'http-no-tls'] },
   ),
   node(
     'fhir-microsoft-smart',
@@ -442,7 +442,7 @@ export const NODES: readonly LabNodeSpec[] = [
     'fhir-server',
     'Microsoft FHIR Server over HTTPS with SMART on FHIR: metadata open, searches need a bearer token',
     { kind: 'fhir', fixture: 'microsoft-fhir-server-r4-smart.json', base: '', auth: 'bearer', smart: true, patients: 40, server: 'Kestrel' },
-    { status: 'success', vendor: 'Microsoft', deviceType: 'fhir-server', access: 'protected', smart: true },
+    { status: 'success', vendor: 'Microsoft', deviceType: 'fhir-server', access: 'protected', smart: true, findings: ['tls-self-signed'] },
     true,
   ),
   node(
@@ -452,7 +452,7 @@ export const NODES: readonly LabNodeSpec[] = [
     'fhir-server',
     'Medplum 3.2.0 at /fhir/R4: OAuth and SMART declared, searches need a token',
     { kind: 'fhir', fixture: 'medplum-3.2.0-r4.json', base: '/fhir/R4', auth: 'bearer', patients: 12 },
-    { status: 'success', vendor: 'Medplum', deviceType: 'fhir-server', access: 'protected', smart: true },
+    { status: 'success', vendor: 'Medplum', deviceType: 'fhir-server', access: 'protected', smart: true, findings: ['http-no-tls'] },
   ),
   node(
     'fhir-ibm-basic',
@@ -461,7 +461,7 @@ export const NODES: readonly LabNodeSpec[] = [
     'fhir-server',
     'IBM FHIR Server 4.11.1 on its HTTPS port 9443 at /fhir-server/api/v4, HTTP Basic for searches',
     { kind: 'fhir', fixture: 'ibm-fhir-server-4.11.1-r4.json', base: '/fhir-server/api/v4', auth: 'basic', patients: 8 },
-    { status: 'success', vendor: 'IBM', deviceType: 'fhir-server', access: 'protected', smart: false },
+    { status: 'success', vendor: 'IBM', deviceType: 'fhir-server', access: 'protected', smart: false, findings: ['fhir-no-smart', 'tls-self-signed'] },
     true,
   ),
   node(
@@ -471,7 +471,7 @@ export const NODES: readonly LabNodeSpec[] = [
     'fhir-server',
     'Smile CDR 2023.05.R02 over HTTPS with SMART: metadata and smart-configuration open, searches need a token',
     { kind: 'fhir', fixture: 'smile-cdr-2023.05.R02-r4-smart.json', base: '', auth: 'bearer', smart: true, patients: 120 },
-    { status: 'success', vendor: 'Smile Digital Health', deviceType: 'fhir-server', access: 'protected', smart: true },
+    { status: 'success', vendor: 'Smile Digital Health', deviceType: 'fhir-server', access: 'protected', smart: true, findings: ['tls-self-signed'] },
     true,
   ),
   node(
@@ -481,7 +481,7 @@ export const NODES: readonly LabNodeSpec[] = [
     'fhir-server',
     'a FHIR server that hides even its CapabilityStatement: every request gets 401 with an OperationOutcome',
     { kind: 'fhir', fixture: 'hapi-fhir-6.4.0-r4.json', base: '', auth: 'bearer', metadataAuth: true, patients: 5 },
-    { status: 'success', access: 'protected', softwareName: null },
+    { status: 'success', access: 'protected', softwareName: null, findings: ['http-no-tls'] },
   ),
   node(
     'fhir-leaky',
@@ -490,7 +490,7 @@ export const NODES: readonly LabNodeSpec[] = [
     'fhir-server',
     'a careless HAPI server that ignores the _id search key and returns whole Patient records (the lab FHIR canaries)',
     { kind: 'fhir', fixture: 'hapi-fhir-6.4.0-r4.json', base: '/baseR4', auth: 'none', patients: 2, leaky: true },
-    { status: 'success', vendor: 'HAPI FHIR', deviceType: 'fhir-server', access: 'open' },
+    { status: 'success', vendor: 'HAPI FHIR', deviceType: 'fhir-server', access: 'open', findings: ['fhir-no-smart', 'fhir-open', 'http-no-tls'] },
   ),
   node(
     'dicomweb-open',
@@ -499,7 +499,7 @@ export const NODES: readonly LabNodeSpec[] = [
     'pacs',
     'dcm4chee-arc style QIDO-RS at /dcm4chee-arc/aets/DCM4CHEE/rs, no authentication (52 synthetic studies, one with the DICOMweb canaries); 204 when nothing matches',
     { kind: 'dicomweb', root: '/dcm4chee-arc/aets/DCM4CHEE/rs', auth: 'none', emptyNoContent: true },
-    { status: 'success', access: 'open', root: '/dcm4chee-arc/aets/DCM4CHEE/rs' },
+    { status: 'success', access: 'open', root: '/dcm4chee-arc/aets/DCM4CHEE/rs', findings: ['dicomweb-open', 'http-no-tls'] },
   ),
   node(
     'dicomweb-token',
@@ -508,7 +508,7 @@ export const NODES: readonly LabNodeSpec[] = [
     'pacs',
     'QIDO-RS at /dicom-web behind a bearer token; the rest of the server answers 404 without asking for credentials',
     { kind: 'dicomweb', root: '/dicom-web', auth: 'bearer', emptyNoContent: false },
-    { status: 'success', access: 'protected', authEverywhere: false, authScheme: 'Bearer' },
+    { status: 'success', access: 'protected', authEverywhere: false, authScheme: 'Bearer', findings: ['http-no-tls'] },
   ),
   node(
     'fhir-hostile-endless',

@@ -284,7 +284,7 @@ export const NODES: readonly LabNodeSpec[] = [
     kind: 'service',
     role: 'remote-access',
     description: 'modality console VNC with security type None: the desktop for anyone who connects',
-    expected: { status: 'success', deviceType: 'remote-access', version: 'RFB 003.008', noneOffered: true, authRequired: false },
+    expected: { status: 'success', deviceType: 'remote-access', version: 'RFB 003.008', noneOffered: true, authRequired: false, findings: ['vnc-no-auth'] },
     service: vncServer('vnc-open', { version: 'RFB 003.008', types: [1] }),
   },
   {
@@ -334,7 +334,7 @@ export const NODES: readonly LabNodeSpec[] = [
     kind: 'service',
     role: 'remote-access',
     description: 'embedded controller telnet that drops straight into a BusyBox root shell, no login (nmap-service-probes BusyBox telnetd)',
-    expected: { status: 'success', deviceType: 'remote-access', vendor: 'BusyBox', shellPrompt: true, loginPrompt: false },
+    expected: { status: 'success', deviceType: 'remote-access', vendor: 'BusyBox', shellPrompt: true, loginPrompt: false, findings: ['telnet-exposed'] },
     service: telnetServer('telnet-busybox-shell', {
       negotiation: [
         { verb: 'DO', option: 1 },
@@ -352,7 +352,7 @@ export const NODES: readonly LabNodeSpec[] = [
     kind: 'service',
     role: 'remote-access',
     description: 'Linux workstation telnet with a login prompt (BSD-derived telnetd banner "%s %r (%h) (%t)")',
-    expected: { status: 'success', deviceType: 'remote-access', loginPrompt: true, shellPrompt: false },
+    expected: { status: 'success', deviceType: 'remote-access', loginPrompt: true, shellPrompt: false, findings: ['telnet-exposed'] },
     service: telnetServer('telnet-login', {
       negotiation: [
         { verb: 'DO', option: 24 },
@@ -370,7 +370,7 @@ export const NODES: readonly LabNodeSpec[] = [
     kind: 'service',
     role: 'remote-access',
     description: 'network switch in the imaging VLAN: Cisco IOS "User Access Verification" (nmap-service-probes)',
-    expected: { status: 'success', deviceType: 'remote-access', vendor: 'Cisco', loginPrompt: true },
+    expected: { status: 'success', deviceType: 'remote-access', vendor: 'Cisco', loginPrompt: true, findings: ['telnet-exposed'] },
     service: telnetServer('telnet-cisco', {
       negotiation: [
         { verb: 'WILL', option: 1 },
@@ -415,7 +415,7 @@ export const NODES: readonly LabNodeSpec[] = [
     kind: 'service',
     role: 'remote-access',
     description: 'PACS gateway FTP: ProFTPD 1.3.5e, no TLS, anonymous refused',
-    expected: { status: 'success', deviceType: 'remote-access', vendor: 'ProFTPD Project', authTls: false },
+    expected: { status: 'success', deviceType: 'remote-access', vendor: 'ProFTPD Project', authTls: false, findings: ['ftp-cleartext'] },
     service: ftpServer('ftp-proftpd', {
       greeting: encodeReply(220, ['ProFTPD 1.3.5e Server (Debian) [127.0.0.1]']),
       feat: PROFTPD_FEAT,
@@ -477,7 +477,7 @@ export const NODES: readonly LabNodeSpec[] = [
     kind: 'service',
     role: 'remote-access',
     description: 'Windows RDP offering NLA but not requiring it (TLS alone accepted, standard RDP security refused)',
-    expected: { status: 'success', deviceType: 'remote-access', vendor: 'Microsoft', nlaSupported: true, nlaRequired: false, rdpSecurityAccepted: false },
+    expected: { status: 'success', deviceType: 'remote-access', vendor: 'Microsoft', nlaSupported: true, nlaRequired: false, rdpSecurityAccepted: false, findings: ['rdp-no-nla'] },
     service: rdpServer('rdp-tls', windowsRdp(false)),
   },
   {
@@ -487,7 +487,7 @@ export const NODES: readonly LabNodeSpec[] = [
     kind: 'service',
     role: 'remote-access',
     description: 'Windows XP embedded modality console: no negotiation at all, standard RDP security only',
-    expected: { status: 'success', deviceType: 'remote-access', negotiation: 'none', rdpSecurityAccepted: true, nlaRequired: false },
+    expected: { status: 'success', deviceType: 'remote-access', negotiation: 'none', rdpSecurityAccepted: true, nlaRequired: false, findings: ['rdp-no-nla'] },
     service: rdpServer('rdp-legacy', () => ({ kind: 'none' })),
   },
   {
