@@ -7,7 +7,7 @@ import { BoundedSocket, type ScopeGuard, type SendLog, openGuardedSocket } from 
 import { ScanError, ScopeError, messageOf, statusOf } from '../core/errors.js';
 import type { HostState, Probe, ProbeContext, ProbeResult } from '../core/probe.js';
 import { isOpen, type Status } from '../core/status.js';
-import { type HostTarget, type Identification, type Profile, type ServiceRecord, isFragileDevice } from '../core/types.js';
+import { type Finding, type HostTarget, type Identification, type Profile, type ServiceRecord, isFragileDevice } from '../core/types.js';
 import { runChecks } from '../checks/index.js';
 import { fieldsOf, fuseAsset, identify } from '../fingerprints/index.js';
 import { IDENTIFICATION_CHAIN, PROBES } from '../probes/index.js';
@@ -153,6 +153,21 @@ export function probesForPort(port: number, selected: readonly Probe[]): Probe[]
   return IDENTIFICATION_CHAIN.map((id) => selected.find((p) => p.id === id) ?? null).filter((p): p is Probe => p !== null);
 }
 
+/** The same product version is seen on thousands of hosts: one database lookup each (bounded memo). */
+const vulnMemo = new WeakMap<VulnDb, Map<string, { findings: Finding[]; evaluated: string[] }>>();
+function vulnLookup(db: VulnDb, q: { product: string; version: string; vendor?: string; cpe?: string }) {
+  let memo = vulnMemo.get(db);
+  if (!memo) vulnMemo.set(db, (memo = new Map()));
+  const key = `${q.vendor ?? ''}|${q.product}|${q.version}|${q.cpe ?? ''}`;
+  let hit = memo.get(key);
+  if (!hit) {
+    hit = { findings: db.findings(q), evaluated: db.evaluatedIds(q) };
+    if (memo.size >= 4096) memo.clear();
+    memo.set(key, hit);
+  }
+  return hit;
+}
+
 /** Scans one (host, port). */
 export async function scanService(target: HostTarget, port: number, cfg: ScanConfig, host: HostRuntime): Promise<ServiceOutcome> {
   const timestamp = new Date().toISOString();
@@ -209,8 +224,9 @@ export async function scanService(target: HostTarget, port: number, cfg: ScanCon
       ...(identification.vendor ? { vendor: identification.vendor } : {}),
       ...(identification.cpe ? { cpe: identification.cpe } : {}),
     };
-    checked.findings.push(...cfg.vulnDb.findings(q));
-    checked.checksRun.push(...cfg.vulnDb.evaluatedIds(q));
+    const v = vulnLookup(cfg.vulnDb, q);
+    checked.findings.push(...v.findings.map((f) => ({ ...f })));
+    checked.checksRun.push(...v.evaluated);
   }
   // Field order follows DESIGN.md's contract, so a line reads naturally.
   const record: ServiceRecord = {
