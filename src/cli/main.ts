@@ -11,6 +11,7 @@ import { registerInventory } from './commands/inventory.js';
 import { registerLab } from './commands/lab.js';
 import { registerScan } from './commands/scan.js';
 import { registerSchema } from './commands/schema.js';
+import { registerSearch } from './commands/search.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerSchema(program);
   registerCatalog(program);
+  registerSearch(program);
   return program;
 }
 

@@ -152,7 +152,7 @@ describe('inventory location', () => {
       const m = await sql<{ name: string }>`select name from medsurface_migration order by name`.execute(b.db);
       assert.deepEqual(
         m.rows.map((r) => r.name),
-        ['0001-initial'],
+        ['0001-initial', '0002-search-indexes'],
       );
     } finally {
       await b.close();

@@ -14,6 +14,7 @@ import { UsageError } from '../core/errors.js';
 import { isOpen } from '../core/status.js';
 import { type Profile, type RunState, SEVERITIES, type ServiceRecord, type Severity } from '../core/types.js';
 import { ipKey, ipKeyRange } from './ip-key.js';
+import { type FacetOptions, type FacetResult, runFacet, runSearch, type SearchOptions, type SearchResult } from './search/index.js';
 import { type DialectKind, MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider } from './migrations/index.js';
 import {
   type AssetFilter,
@@ -843,6 +844,16 @@ export class KyselyInventory implements Inventory {
     if (this.closed) return;
     this.closed = true;
     await this.db.destroy();
+  }
+
+  // ---------------------------------------------------------------- search (search/)
+
+  async search(query: string, opts: SearchOptions = {}): Promise<SearchResult> {
+    return runSearch(this, query, { ...opts, now: opts.now ?? Date.parse(this.now()) });
+  }
+
+  async facets(query: string, field: string, opts: FacetOptions = {}): Promise<FacetResult> {
+    return runFacet(this, query, field, { ...opts, now: opts.now ?? Date.parse(this.now()) });
   }
 }
 

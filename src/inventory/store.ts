@@ -7,6 +7,7 @@
  * that could hold one; `data` is stored exactly as given.
  */
 import type { Profile, RunState, ServiceRecord, Severity } from '../core/types.js';
+import type { FacetOptions, FacetResult, SearchOptions, SearchResult } from './search/index.js';
 
 export interface RunRecord {
   id: string;
@@ -150,4 +151,9 @@ export interface Inventory {
   setUserState(findingId: number, userState: UserState | null, note?: string): Promise<void>;
   summary(): Promise<InventorySummary>;
   close(): Promise<void>;
+  /** Services (or, with `assets`, hosts) matching a search-language query (search/), one sorted page.
+   *  A malformed query throws SearchQueryError (a UsageError) pointing at the bad token. */
+  search(query: string, opts?: SearchOptions): Promise<SearchResult>;
+  /** Counts per value of `field` (`port`, `devicetype`, `finding`, ...; `port:20` for 20 buckets) among the matches. */
+  facets(query: string, field: string, opts?: FacetOptions): Promise<FacetResult>;
 }

@@ -5,6 +5,7 @@
  */
 import type { Migration, MigrationProvider } from 'kysely';
 import { type DialectKind, initial } from './0001-initial.js';
+import { searchIndexes } from './0002-search-indexes.js';
 
 export type { DialectKind };
 
@@ -15,6 +16,7 @@ export const MIGRATION_LOCK_TABLE = 'medsurface_migration_lock';
 export function inventoryMigrations(kind: DialectKind): Record<string, Migration> {
   return {
     '0001-initial': initial(kind),
+    '0002-search-indexes': searchIndexes(),
   };
 }
 

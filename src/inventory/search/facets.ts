@@ -1,0 +1,251 @@
+/**
+ * Facets: for a query, how many matching services (or hosts, with `assets`) carry each value
+ * of a field. Counts are defined so that a bucket always equals the number of results of
+ * `QUERY field:"value"`: fields a service holds twice (its own product and its host's; one
+ * service with several findings) count the service once under each of its values, so buckets
+ * may add up to more than the total. `missing` counts the matches with no value at all
+ * (`QUERY -field:*`).
+ *
+ * Buckets are ordered by count, then by value (numbers numerically, text by code point), in
+ * JavaScript, so SQLite and PostgreSQL give the same order whatever their collations.
+ */
+import { type Expression, type SelectQueryBuilder, sql } from 'kysely';
+import { UsageError } from '../../core/errors.js';
+import { SEVERITIES } from '../../core/types.js';
+import type { InventoryDatabase } from '../tables.js';
+import { type FieldName, fieldByKey, FIELDS, type QueryNode, SEARCH_LIMITS, type Span } from './ast.js';
+import { parseQuery } from './parser.js';
+import { matching, type SearchTarget } from './run-search.js';
+import { type CompileOptions, compileQuery, type ServicePredicate, severityRankSql } from './to-kysely.js';
+
+
+export const FACET_FIELDS = [
+  'port',
+  'protocol',
+  'status',
+  'product',
+  'vendor',
+  'version',
+  'cpe',
+  'devicetype',
+  'hostname',
+  'finding',
+  'severity',
+  'state',
+  'lastseen',
+  'firstseen',
+] as const satisfies readonly FieldName[];
+export type FacetField = (typeof FACET_FIELDS)[number];
+
+export const DEFAULT_FACET_LIMIT = 10;
+
+export interface FacetOptions {
+  /** Buckets returned (default 10, at most SEARCH_LIMITS.facetBuckets). */
+  limit?: number;
+  /** Count hosts (assets) with a matching service instead of services. */
+  assets?: boolean;
+  /** Clock for relative times in the query, milliseconds since the epoch. */
+  now?: number;
+}
+
+export interface FacetBucket {
+  /** A port is a number; days (lastseen, firstseen) are `YYYY-MM-DD`; the rest are text. */
+  value: string | number;
+  count: number;
+}
+
+export interface FacetResult {
+  field: FacetField;
+  unit: 'services' | 'assets';
+  /** Matches of the query (services or hosts). */
+  total: number;
+  /** Matches with no value for the field. */
+  missing: number;
+  /** Distinct values among the matches. */
+  distinct: number;
+  buckets: FacetBucket[];
+  /** More than SEARCH_LIMITS.facetGroups distinct values: `distinct` and the tail are cut. */
+  truncated: boolean;
+}
+
+/** `port`, `port:20` (20 buckets), aliases allowed (`device`, `vuln`). */
+export function parseFacetSpec(spec: string): { field: FacetField; limit: number } {
+  const m = /^([A-Za-z][A-Za-z0-9_-]*)(?::(\d{1,6}))?$/.exec(spec.trim());
+  const def = m ? fieldByKey(m[1]!) : undefined;
+  if (m === null || def === undefined) {
+    throw new UsageError(`facet "${spec}": write FIELD or FIELD:COUNT with a field among ${FACET_FIELDS.join(', ')}`);
+  }
+  if (def.kind === 'unavailable') throw new UsageError(`facet ${def.name} is not available yet: it ${def.unavailable}`);
+  if (!(FACET_FIELDS as readonly string[]).includes(def.name)) {
+    throw new UsageError(`no facet on ${def.name}; facets: ${FACET_FIELDS.join(', ')}`);
+  }
+  const limit = m[2] === undefined ? DEFAULT_FACET_LIMIT : Number(m[2]);
+  if (limit < 1 || limit > SEARCH_LIMITS.facetBuckets) {
+    throw new UsageError(`facet "${spec}": the count must be from 1 to ${SEARCH_LIMITS.facetBuckets}`);
+  }
+  return { field: def.name as FacetField, limit };
+}
+
+const NOWHERE: Span = { start: 0, end: 0 };
+
+/** `query AND extra`, compiled. */
+function withTerm(ast: QueryNode, query: string, extra: QueryNode, opts: CompileOptions): ServicePredicate {
+  const both: QueryNode = { type: 'and', children: [ast, extra], span: NOWHERE };
+  return compileQuery(both, query, opts)!;
+}
+
+function hasValue(field: FacetField): QueryNode {
+  return { type: 'term', field, op: '=', values: [{ kind: 'any' }], span: NOWHERE, keySpan: NOWHERE };
+}
+
+/** Rows (u = counted unit, k = grouping key, l = label shown) that a facet groups. */
+type Pairs = SelectQueryBuilder<InventoryDatabase, 'services', { u: number; k: string | number; l: string | number }>;
+
+/** Counts per value of `field` among the services (or hosts) matching `query`. */
+export async function runFacet(target: SearchTarget, query: string, field: string, opts: FacetOptions = {}): Promise<FacetResult> {
+  const { db } = target;
+  const spec = parseFacetSpec(field);
+  const limit = opts.limit ?? spec.limit;
+  if (!Number.isInteger(limit) || limit < 1 || limit > SEARCH_LIMITS.facetBuckets) {
+    throw new UsageError(`facet limit must be from 1 to ${SEARCH_LIMITS.facetBuckets}`);
+  }
+  const f = spec.field;
+  const copts: CompileOptions = { now: opts.now ?? Date.now(), dialect: target.kind };
+  const ast = parseQuery(query);
+  const pred = compileQuery(ast, query, copts);
+  const assets = opts.assets === true;
+  const unit = assets ? ('services.asset_id' as const) : ('services.id' as const);
+
+  const countUnits = async (p: ServicePredicate | null): Promise<number> => {
+    const r = await matching(db, p)
+      .select((eb) => (assets ? eb.fn.count<number | string>(unit).distinct() : eb.fn.countAll<number | string>()).as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  };
+  const total = await countUnits(pred);
+
+  // Each unit appears at most once per key in these sources, so count(*) is exact there.
+  let unique = !assets;
+  let pairs: Pairs;
+  const m = () => matching(db, pred);
+  const lowerOf = (e: Expression<string | null>) => sql<string>`lower(${e})`;
+  switch (f) {
+    case 'port':
+      pairs = m().select([`${unit} as u`, 'services.port as k', 'services.port as l']) as Pairs;
+      break;
+    case 'protocol':
+    case 'status':
+      pairs = m()
+        .select([`${unit} as u`, `services.${f} as k`, `services.${f} as l`])
+        .where(`services.${f}`, 'is not', null) as Pairs;
+      break;
+    case 'version':
+    case 'cpe':
+      pairs = m()
+        .select((eb) => [eb.ref(unit).as('u'), lowerOf(eb.ref(`services.${f}`)).as('k'), eb.ref(`services.${f}`).as('l')])
+        .where(`services.${f}`, 'is not', null) as Pairs;
+      break;
+    case 'lastseen':
+    case 'firstseen': {
+      const col = f === 'lastseen' ? ('services.last_seen' as const) : ('services.first_seen' as const);
+      const day = (e: Expression<string>) => sql<string>`substr(${e}, 1, 10)`;
+      pairs = m().select((eb) => [eb.ref(unit).as('u'), day(eb.ref(col)).as('k'), day(eb.ref(col)).as('l')]) as Pairs;
+      break;
+    }
+    case 'hostname':
+      pairs = m()
+        .innerJoin('assets', 'assets.id', 'services.asset_id')
+        .select((eb) => [eb.ref(unit).as('u'), lowerOf(eb.ref('assets.hostname')).as('k'), eb.ref('assets.hostname').as('l')])
+        .where('assets.hostname', 'is not', null) as unknown as Pairs;
+      break;
+    case 'product':
+    case 'vendor':
+    case 'devicetype': {
+      const col = f === 'devicetype' ? 'device_type' : f;
+      const key = (e: Expression<string | null>) => (f === 'devicetype' ? sql<string>`${e}` : lowerOf(e));
+      const own = m()
+        .select((eb) => [eb.ref(unit).as('u'), key(eb.ref(`services.${col}`)).as('k'), eb.ref(`services.${col}`).as('l')])
+        .where(`services.${col}`, 'is not', null);
+      const host = m()
+        .innerJoin('assets', 'assets.id', 'services.asset_id')
+        .select((eb) => [eb.ref(unit).as('u'), key(eb.ref(`assets.${col}`)).as('k'), eb.ref(`assets.${col}`).as('l')])
+        .where(`assets.${col}`, 'is not', null);
+      pairs = own.unionAll(host as unknown as typeof own) as unknown as Pairs;
+      unique = false;
+      break;
+    }
+    case 'finding':
+      pairs = m()
+        .innerJoin('findings', 'findings.service_id', 'services.id')
+        .select([`${unit} as u`, 'findings.check_id as k', 'findings.check_id as l'])
+        .where('findings.state', '=', 'open')
+        .where('findings.user_state', 'is', null) as unknown as Pairs;
+      break;
+    case 'state': {
+      const observed = m()
+        .innerJoin('findings', 'findings.service_id', 'services.id')
+        .select([`${unit} as u`, 'findings.state as k', 'findings.state as l'])
+        .where((eb) => eb.or([eb('findings.state', '!=', 'open'), eb('findings.user_state', 'is', null)]));
+      const triaged = m()
+        .innerJoin('findings', 'findings.service_id', 'services.id')
+        .select((eb) => [eb.ref(unit).as('u'), eb.ref('findings.user_state').as('k'), eb.ref('findings.user_state').as('l')])
+        .where('findings.user_state', 'is not', null);
+      pairs = observed.unionAll(triaged as unknown as typeof observed) as unknown as Pairs;
+      unique = false;
+      break;
+    }
+    case 'severity': {
+      // One row per matching service with an active finding: its highest severity's rank.
+      pairs = m()
+        .innerJoin('findings', 'findings.service_id', 'services.id')
+        .select((eb) => [
+          eb.ref(unit).as('u'),
+          eb.fn.max(severityRankSql(eb.ref('findings.severity'))).as('k'),
+          eb.fn.max(severityRankSql(eb.ref('findings.severity'))).as('l'),
+        ])
+        .where('findings.state', '=', 'open')
+        .where('findings.user_state', 'is', null)
+        .groupBy(['services.id', 'services.asset_id']) as unknown as Pairs;
+      break;
+    }
+  }
+
+  const groups = await db
+    .selectFrom(pairs.as('p'))
+    .select((eb) => [
+      'p.k',
+      eb.fn.min('p.l').as('l'),
+      (unique ? eb.fn.countAll<number | string>() : eb.fn.count<number | string>('p.u').distinct()).as('n'),
+    ])
+    .groupBy('p.k')
+    .orderBy('n', 'desc')
+    .limit(SEARCH_LIMITS.facetGroups + 1)
+    .execute();
+  const truncated = groups.length > SEARCH_LIMITS.facetGroups;
+  let buckets: FacetBucket[] = groups.slice(0, SEARCH_LIMITS.facetGroups).map((g) => ({
+    value: f === 'port' ? Number(g.l) : f === 'severity' ? (SEVERITIES[Number(g.k) - 1] ?? String(g.k)) : String(g.l),
+    count: Number(g.n),
+  }));
+
+  let missing = 0;
+  if (f === 'severity') {
+    const none = await countUnits(
+      withTerm(ast, query, { type: 'term', field: 'severity', op: '=', values: [{ kind: 'enum', value: 'none' }], span: NOWHERE, keySpan: NOWHERE }, copts),
+    );
+    if (none > 0) buckets.push({ value: 'none', count: none });
+  } else if (FIELDS[f].kind !== 'port' && f !== 'status' && f !== 'lastseen' && f !== 'firstseen') {
+    missing = await countUnits(withTerm(ast, query, { type: 'not', child: hasValue(f), span: NOWHERE }, copts));
+  }
+
+  const distinct = buckets.length;
+  buckets = buckets.sort(compareBuckets).slice(0, limit);
+  return { field: f, unit: assets ? 'assets' : 'services', total, missing, distinct, buckets, truncated };
+}
+
+function compareBuckets(a: FacetBucket, b: FacetBucket): number {
+  if (a.count !== b.count) return b.count - a.count;
+  if (typeof a.value === 'number' && typeof b.value === 'number') return a.value - b.value;
+  const x = String(a.value);
+  const y = String(b.value);
+  return x < y ? -1 : x > y ? 1 : 0;
+}

@@ -1,0 +1,391 @@
+/**
+ * Runs a search: parse, compile, then one page of services (or of hosts with `assets`), sorted,
+ * with the total. Sorting always ends on (ip_key, port, ip), a total order, so pages are stable
+ * and both engines return the same rows in the same order.
+ */
+import type { Kysely } from 'kysely';
+import { UsageError } from '../../core/errors.js';
+import { SEVERITIES, type Severity } from '../../core/types.js';
+import type { DialectKind } from '../migrations/index.js';
+import type { InventoryDatabase } from '../tables.js';
+import { SEARCH_LIMITS } from './ast.js';
+import { parseQuery } from './parser.js';
+import { type CompileOptions, compileQuery, type ServicePredicate, severityRankSql } from './to-kysely.js';
+
+type Db = Kysely<InventoryDatabase>;
+
+/** Where a search runs: the Kysely instance and its engine (KyselyInventory is one). */
+export interface SearchTarget {
+  readonly db: Db;
+  readonly kind: DialectKind;
+}
+
+export const SORT_KEYS = ['ip', 'port', 'lastseen', 'firstseen', 'severity'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+export interface SearchOptions {
+  /** Rows per page (default 100, at most SEARCH_LIMITS.rows). */
+  limit?: number;
+  offset?: number;
+  /** `ip` (default), `port`, `lastseen`, `firstseen`, `severity`; a leading `-` sorts descending. */
+  sort?: string;
+  /** One row per host (asset) that has a matching service, instead of one per service. */
+  assets?: boolean;
+  /** Count all matches (default true); false skips that query and returns total null. */
+  total?: boolean;
+  /** Clock for relative times (`lastseen>7d`), milliseconds since the epoch (default now). */
+  now?: number;
+}
+
+export interface SearchServiceRow {
+  ip: string;
+  port: number;
+  hostname: string | null;
+  protocol: string | null;
+  status: string;
+  /** This service's own identification. */
+  product: string | null;
+  vendor: string | null;
+  version: string | null;
+  cpe: string | null;
+  deviceType: string | null;
+  /** The identity fused from all services of the host. */
+  asset: { vendor: string | null; product: string | null; deviceType: string | null };
+  /** Highest open, untriaged finding; null without one. */
+  maxSeverity: Severity | null;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface SearchAssetRow {
+  ip: string;
+  hostname: string | null;
+  vendor: string | null;
+  product: string | null;
+  deviceType: string | null;
+  /** Services of this host that match the query, and their ports. */
+  services: number;
+  ports: number[];
+  /** Highest open, untriaged finding among the matching services. */
+  maxSeverity: Severity | null;
+  /** Earliest first-seen and latest last-seen among the matching services. */
+  firstSeen: string;
+  lastSeen: string;
+}
+
+interface ResultBase {
+  query: string;
+  sort: string;
+  limit: number;
+  offset: number;
+  /** All matches (services, or hosts with `assets`), or null when not counted. */
+  total: number | null;
+}
+export type SearchResult =
+  | (ResultBase & { kind: 'services'; rows: SearchServiceRow[] })
+  | (ResultBase & { kind: 'assets'; rows: SearchAssetRow[] });
+
+export const DEFAULT_SEARCH_LIMIT = 100;
+/** Ids per IN (...) list. */
+const CHUNK = 500;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+export function parseSort(spec: string | undefined, assets: boolean): { key: SortKey; desc: boolean; text: string } {
+  const text = spec === undefined || spec === '' ? 'ip' : spec.trim().toLowerCase();
+  const desc = text.startsWith('-');
+  const key = (desc ? text.slice(1) : text) as SortKey;
+  if (!SORT_KEYS.includes(key)) {
+    throw new UsageError(`sort must be one of ${SORT_KEYS.join(', ')} (a leading - sorts descending), not "${spec}"`);
+  }
+  if (assets && key === 'port') throw new UsageError('sorting hosts by port is not defined: sort by ip, lastseen, firstseen or severity');
+  return { key, desc, text };
+}
+
+function pageOf(opts: SearchOptions): { limit: number; offset: number } {
+  const limit = opts.limit ?? DEFAULT_SEARCH_LIMIT;
+  const offset = opts.offset ?? 0;
+  if (!Number.isInteger(limit) || limit < 0 || limit > SEARCH_LIMITS.rows) {
+    throw new UsageError(`limit must be an integer from 0 to ${SEARCH_LIMITS.rows}`);
+  }
+  if (!Number.isInteger(offset) || offset < 0) throw new UsageError('offset must be a non-negative integer');
+  return { limit, offset };
+}
+
+/** Parses and compiles `query`; null predicate for the empty query (every service). */
+export function compileSearch(query: string, opts: CompileOptions): ServicePredicate | null {
+  return compileQuery(parseQuery(query), query, opts);
+}
+
+function highest(list: Iterable<string>): Severity | null {
+  let best = -1;
+  for (const s of list) best = Math.max(best, SEVERITIES.indexOf(s as Severity));
+  return best < 0 ? null : (SEVERITIES[best] ?? null);
+}
+
+/**
+ * Highest active (open, untriaged) severity per service, for a page of service ids. The
+ * findings are read by service id alone (the unique (service_id, check_id) index) and filtered
+ * here: a state condition in SQL tempts a planner without statistics into the state index,
+ * which holds every open finding of the inventory.
+ */
+async function activeSeverities(db: Db, ids: number[]): Promise<Map<number, Severity>> {
+  const out = new Map<number, Severity>();
+  for (const part of chunks(ids)) {
+    const rows = await db
+      .selectFrom('findings')
+      .select(['findings.service_id', 'findings.severity', 'findings.state', 'findings.user_state'])
+      .where('findings.service_id', 'in', part)
+      .execute();
+    const per = new Map<number, string[]>();
+    for (const f of rows) {
+      if (f.state !== 'open' || f.user_state !== null) continue;
+      const list = per.get(Number(f.service_id)) ?? [];
+      list.push(f.severity);
+      per.set(Number(f.service_id), list);
+    }
+    for (const [id, list] of per) {
+      const h = highest(list);
+      if (h !== null) out.set(id, h);
+    }
+  }
+  return out;
+}
+
+/** Services (or hosts) matching `query`, one page, sorted. Throws SearchQueryError for a bad query. */
+export async function runSearch(target: SearchTarget, query: string, opts: SearchOptions = {}): Promise<SearchResult> {
+  const { db } = target;
+  const assets = opts.assets === true;
+  const sort = parseSort(opts.sort, assets);
+  const { limit, offset } = pageOf(opts);
+  const pred = compileSearch(query, { now: opts.now ?? Date.now(), dialect: target.kind });
+  const base = { query, sort: sort.text, limit, offset };
+  return assets
+    ? { kind: 'assets', ...base, ...(await assetPage(db, pred, sort, limit, offset, opts.total !== false)) }
+    : { kind: 'services', ...base, ...(await servicePage(db, pred, sort, limit, offset, opts.total !== false)) };
+}
+
+/** `selectFrom('services')`, filtered by the query. */
+export function matching(db: Db, pred: ServicePredicate | null) {
+  const q = db.selectFrom('services');
+  return pred === null ? q : q.where(pred);
+}
+
+/** The displayed columns of some services, with their hosts' identity. */
+function pageRows(db: Db, ids: number[]) {
+  return db
+    .selectFrom('services')
+    .innerJoin('assets', 'assets.id', 'services.asset_id')
+    .select([
+      'services.id',
+      'services.ip',
+      'services.port',
+      'services.protocol',
+      'services.status',
+      'services.product',
+      'services.vendor',
+      'services.version',
+      'services.cpe',
+      'services.device_type',
+      'services.first_seen',
+      'services.last_seen',
+      'assets.hostname',
+      'assets.vendor as asset_vendor',
+      'assets.product as asset_product',
+      'assets.device_type as asset_device_type',
+    ])
+    .where('services.id', 'in', ids)
+    .execute();
+}
+
+async function servicePage(
+  db: Db,
+  pred: ServicePredicate | null,
+  sort: { key: SortKey; desc: boolean },
+  limit: number,
+  offset: number,
+  withTotal: boolean,
+): Promise<{ total: number | null; rows: SearchServiceRow[] }> {
+  const dir = sort.desc ? 'desc' : 'asc';
+  // Two steps: the page's ids (sorting narrow rows), then those rows with their hosts.
+  let q = matching(db, pred).select('services.id');
+  switch (sort.key) {
+    case 'lastseen':
+      q = q.orderBy('services.last_seen', dir);
+      break;
+    case 'firstseen':
+      q = q.orderBy('services.first_seen', dir);
+      break;
+    case 'port':
+      q = q.orderBy('services.port', dir);
+      break;
+    case 'severity':
+      q = q.orderBy(
+        (eb) =>
+          eb.fn.coalesce(
+            eb
+              .selectFrom('findings')
+              .select((f) => f.fn.max(severityRankSql(f.ref('findings.severity'))).as('r'))
+              .whereRef('findings.service_id', '=', 'services.id')
+              .where('findings.state', '=', 'open')
+              .where('findings.user_state', 'is', null),
+            eb.lit(0),
+          ),
+        dir,
+      );
+      break;
+    case 'ip':
+      break;
+  }
+  // (ip_key, port) is the order of the services_ip_key_port_idx index; ip breaks the rare tie
+  // of two spellings of one address.
+  const tie = sort.key === 'ip' ? dir : 'asc';
+  q = q.orderBy('services.ip_key', tie).orderBy('services.port', tie).orderBy('services.ip', tie);
+  const ids = limit === 0 ? [] : (await q.limit(limit).offset(offset).execute()).map((r) => Number(r.id));
+  const byId = new Map<number, Awaited<ReturnType<typeof pageRows>>[number]>();
+  for (const part of chunks(ids)) for (const r of await pageRows(db, part)) byId.set(Number(r.id), r);
+  const rows = ids.map((id) => byId.get(id)).filter((r) => r !== undefined);
+
+  const sev = await activeSeverities(db, rows.map((r) => Number(r.id)));
+  let total: number | null = null;
+  if (withTotal) {
+    const r = await matching(db, pred)
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .executeTakeFirstOrThrow();
+    total = Number(r.n);
+  }
+  return {
+    total,
+    rows: rows.map((r) => ({
+      ip: r.ip,
+      port: Number(r.port),
+      hostname: r.hostname,
+      protocol: r.protocol,
+      status: r.status,
+      product: r.product,
+      vendor: r.vendor,
+      version: r.version,
+      cpe: r.cpe,
+      deviceType: r.device_type,
+      asset: { vendor: r.asset_vendor, product: r.asset_product, deviceType: r.asset_device_type },
+      maxSeverity: sev.get(Number(r.id)) ?? null,
+      firstSeen: r.first_seen,
+      lastSeen: r.last_seen,
+    })),
+  };
+}
+
+async function assetPage(
+  db: Db,
+  pred: ServicePredicate | null,
+  sort: { key: SortKey; desc: boolean },
+  limit: number,
+  offset: number,
+  withTotal: boolean,
+): Promise<{ total: number | null; rows: SearchAssetRow[] }> {
+  const dir = sort.desc ? 'desc' : 'asc';
+  const grouped = matching(db, pred)
+    .select((eb) => [
+      'services.asset_id',
+      eb.fn.countAll<number | string>().as('n'),
+      eb.fn.max('services.last_seen').as('last_seen'),
+      eb.fn.min('services.first_seen').as('first_seen'),
+    ])
+    .$if(sort.key === 'severity', (qb) =>
+      qb.select((eb) =>
+        eb.fn
+          .max(
+            eb.fn.coalesce(
+              eb
+                .selectFrom('findings')
+                .select((f) => f.fn.max(severityRankSql(f.ref('findings.severity'))).as('r'))
+                .whereRef('findings.service_id', '=', 'services.id')
+                .where('findings.state', '=', 'open')
+                .where('findings.user_state', 'is', null),
+              eb.lit(0),
+            ),
+          )
+          .as('sev'),
+      ),
+    )
+    .groupBy('services.asset_id');
+  let q = db
+    .selectFrom(grouped.as('g'))
+    .innerJoin('assets', 'assets.id', 'g.asset_id')
+    .select([
+      'assets.id',
+      'assets.ip',
+      'assets.hostname',
+      'assets.vendor',
+      'assets.product',
+      'assets.device_type',
+      'g.n',
+      'g.last_seen',
+      'g.first_seen',
+    ]);
+  switch (sort.key) {
+    case 'lastseen':
+      q = q.orderBy('g.last_seen', dir);
+      break;
+    case 'firstseen':
+      q = q.orderBy('g.first_seen', dir);
+      break;
+    case 'severity':
+      q = q.orderBy('g.sev', dir);
+      break;
+    default:
+      break;
+  }
+  const tie = sort.key === 'ip' ? dir : 'asc';
+  q = q.orderBy('assets.ip_key', tie).orderBy('assets.ip', tie);
+  const rows = limit === 0 ? [] : await q.limit(limit).offset(offset).execute();
+
+  // The matching services of the page's hosts: their ports, and their severities.
+  const ports = new Map<number, number[]>();
+  const sev = new Map<number, string[]>();
+  for (const part of chunks(rows.map((r) => Number(r.id)))) {
+    const services = await matching(db, pred)
+      .select(['services.id', 'services.asset_id', 'services.port'])
+      .where('services.asset_id', 'in', part)
+      .execute();
+    for (const s of services) {
+      const list = ports.get(Number(s.asset_id)) ?? [];
+      list.push(Number(s.port));
+      ports.set(Number(s.asset_id), list);
+    }
+    const bySvc = await activeSeverities(db, services.map((s) => Number(s.id)));
+    for (const s of services) {
+      const v = bySvc.get(Number(s.id));
+      if (v === undefined) continue;
+      const list = sev.get(Number(s.asset_id)) ?? [];
+      list.push(v);
+      sev.set(Number(s.asset_id), list);
+    }
+  }
+  let total: number | null = null;
+  if (withTotal) {
+    const r = await matching(db, pred)
+      .select((eb) => eb.fn.count<number | string>('services.asset_id').distinct().as('n'))
+      .executeTakeFirstOrThrow();
+    total = Number(r.n);
+  }
+  return {
+    total,
+    rows: rows.map((r) => ({
+      ip: r.ip,
+      hostname: r.hostname,
+      vendor: r.vendor,
+      product: r.product,
+      deviceType: r.device_type,
+      services: Number(r.n),
+      ports: (ports.get(Number(r.id)) ?? []).sort((a, b) => a - b),
+      maxSeverity: highest(sev.get(Number(r.id)) ?? []),
+      firstSeen: String(r.first_seen),
+      lastSeen: String(r.last_seen),
+    })),
+  };
+}

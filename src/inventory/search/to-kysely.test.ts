@@ -1,0 +1,135 @@
+/**
+ * The compiler's promises: user values only ever travel as bound parameters, LIKE patterns
+ * escape their metacharacters, and (SQLite's EXPLAIN QUERY PLAN) typical terms are index
+ * lookups rather than table scans.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { type CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { KyselyInventory } from '../kysely-store.js';
+import type { InventoryDatabase } from '../tables.js';
+import { parseQuery } from './parser.js';
+import { matching } from './run-search.js';
+import { compileQuery, likePattern } from './to-kysely.js';
+
+test('LIKE patterns: % _ and \\ are literal, * is the wildcard only when asked', () => {
+  assert.equal(likePattern('100%_x\\y', false), '100\\%\\_x\\\\y');
+  assert.equal(likePattern('orth*', true), 'orth%');
+  assert.equal(likePattern('orth*', false), 'orth*');
+  assert.equal(likePattern('*a_b*', true), '%a\\_b%');
+});
+
+const hostile = [
+  `x' OR '1'='1`,
+  'x"; DROP TABLE services; --',
+  '50%_off',
+  'robert\\"); --',
+];
+
+test('user values are bound parameters on both dialects, never SQL text', () => {
+  const sqlite = new Kysely<InventoryDatabase>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) });
+  // Compiling needs no connection: the pool is never asked for one.
+  const postgres = new Kysely<InventoryDatabase>({ dialect: new PostgresDialect({ pool: new pg.Pool({ max: 1 }) }) });
+  for (const [db, dialect] of [
+    [sqlite, 'sqlite'],
+    [postgres, 'postgres'],
+  ] as const) {
+    for (const v of hostile) {
+      const quoted = v.replace(/["\\]/g, '\\$&');
+      const q = `product:"${quoted}" vendor:"${quoted}*" "${quoted}" hostname:"${quoted}" version:"${quoted}" cpe:"${quoted}"`;
+      const pred = compileQuery(parseQuery(q), q, { now: 0, dialect });
+      const compiled = matching(db, pred).selectAll().compile();
+      for (const fragment of [v, `'1'='1`, 'DROP TABLE', '50%']) {
+        assert.ok(!compiled.sql.includes(fragment), `"${fragment}" leaked into SQL: ${compiled.sql}`);
+      }
+      assert.ok(compiled.parameters.includes(v), `the value is a parameter: ${JSON.stringify(compiled.parameters)}`);
+    }
+  }
+  void sqlite.destroy();
+  void postgres.destroy();
+});
+
+test('typical terms are index lookups on SQLite', async () => {
+  const sqlite = new Database(':memory:');
+  const db = new Kysely<InventoryDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const inv = new KyselyInventory(db, 'sqlite', ':memory:');
+  try {
+    await inv.migrate();
+    const plan = (q: string): string => {
+      const compiled = matching(db, compileQuery(parseQuery(q), q, { now: Date.parse('2026-11-15T00:00:00Z'), dialect: 'sqlite' }))
+        .select('services.id')
+        .compile();
+      const rows = sqlite.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...(compiled.parameters as unknown[])) as { detail: string }[];
+      return rows.map((r) => r.detail).join('\n');
+    };
+    const cases: [string, RegExp[]][] = [
+      ['port:104', [/SEARCH services USING (COVERING )?INDEX services_port_idx/]],
+      ['ip:127.77.0.0/16', [/SEARCH services USING (COVERING )?INDEX services_ip_key_port_idx/]],
+      ['finding:dicom-any-ae', [/SEARCH findings USING COVERING INDEX findings_check_state_idx/]],
+      ['devicetype:pacs', [/SEARCH assets USING (COVERING )?INDEX assets_device_type_idx/, /INDEX services_device_type_idx/]],
+      ['product:orthanc', [/INDEX services_product_idx/, /INDEX assets_product_idx/]],
+      ['vendor:offis', [/INDEX services_vendor_idx/, /INDEX assets_vendor_idx/]],
+      ['lastseen>7d', [/SEARCH services USING (COVERING )?INDEX services_last_seen_idx/]],
+      ['firstseen<2026-01-01', [/SEARCH services USING (COVERING )?INDEX services_first_seen_idx/]],
+      ['severity>=high', [/SEARCH findings USING (COVERING )?INDEX findings_state_idx/]],
+      ['-finding:* port:104', [/SEARCH services USING (COVERING )?INDEX services_port_idx/, /SEARCH findings/]],
+    ];
+    for (const [q, wants] of cases) {
+      const p = plan(q);
+      for (const want of wants) assert.match(p, want, `${q}:\n${p}`);
+      assert.ok(!/SCAN services\b/.test(p), `${q} scans services:\n${p}`);
+    }
+  } finally {
+    await inv.close();
+  }
+});
+
+test('per-service finding lookups (severity sort, page severities, finishRun) lead with service_id on SQLite', async () => {
+  const sqlite = new Database(':memory:');
+  const sent: CompiledQuery[] = [];
+  const db = new Kysely<InventoryDatabase>({
+    dialect: new SqliteDialect({ database: sqlite }),
+    log: (e) => {
+      if (e.level === 'query') sent.push(e.query);
+    },
+  });
+  const inv = new KyselyInventory(db, 'sqlite', ':memory:');
+  try {
+    await inv.migrate();
+    await inv.createRun({ id: 'r-1', profile: 'safe', targets: [], options: {}, totalTargets: 0 });
+    await inv.recordService('r-1', {
+      ip: '127.77.0.10',
+      port: 104,
+      protocol: 'dicom',
+      status: 'success',
+      timestamp: '2026-11-01T00:00:00.000Z',
+      asset: { deviceType: 'mri', evidence: [] },
+      findings: [{ id: 'dicom-any-ae', severity: 'high', title: 't', confidence: 'confirmed' }],
+      checksRun: ['dicom-any-ae'],
+      data: {},
+    });
+    const plans = async (call: () => Promise<unknown>): Promise<string> => {
+      sent.length = 0;
+      await call();
+      return sent
+        .filter((q) => q.sql.includes('"findings"'))
+        .map((q) =>
+          (sqlite.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...(q.parameters as unknown[])) as { detail: string }[])
+            .map((r) => r.detail)
+            .join('\n'),
+        )
+        .join('\n---\n');
+    };
+    const sorted = await plans(() => inv.search('devicetype:mri', { sort: '-severity' }));
+    assert.match(sorted, /CORRELATED SCALAR SUBQUERY \d+\nSEARCH findings USING COVERING INDEX findings_service_state_idx \(service_id=\?/, sorted);
+    const hosts = await plans(() => inv.search('devicetype:mri', { sort: '-severity', assets: true }));
+    assert.match(hosts, /SEARCH findings USING COVERING INDEX findings_service_state_idx \(service_id=\?/, hosts);
+    const finish = await plans(() => inv.finishRun('r-1', 'completed', { stats: {} }));
+    assert.match(finish, /SEARCH findings USING (COVERING )?INDEX findings_service_state_idx \(service_id=\? AND state=\?\)/, finish);
+    for (const p of [sorted, hosts, finish]) assert.ok(!/findings USING .*INDEX findings_state_idx \(state=\?\)\n.*CORRELATED/.test(p), p);
+  } finally {
+    await inv.close();
+  }
+});
