@@ -11,7 +11,10 @@
  * Usage: node --import tsx bench/inventory.ts [--services 1200000] [--pg URL] [--only sqlite|postgres]
  *          [--batch 1000] [--repeat 5] [--seed 1] [--keep] [--analyze]
  * --analyze gathers planner statistics after ingesting (SQLite `PRAGMA optimize=0x10002`,
- * PostgreSQL `ANALYZE`); without it the store runs as shipped, which gathers none on SQLite.
+ * PostgreSQL `ANALYZE`); without it the store runs as shipped, which gathers none on SQLite
+ * (PostgreSQL's autovacuum does, when it is on: it is off on this project's test server).
+ * --existing LOCATION runs only the queries and facets, on an inventory already there (a kept
+ * bench database, or a real inventory: the workload reads only).
  * --pg is an admin URL: a fresh database is created there and dropped afterwards (unless --keep).
  * Default: $MEDSURFACE_TEST_PG or postgres://postgres@127.0.0.1:5432/test.
  */
@@ -39,6 +42,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
     analyze: { type: 'boolean', default: false },
+    existing: { type: 'string' },
   },
 });
 const N = Number(args.services);
@@ -311,6 +315,11 @@ interface Report {
 }
 
 async function bench(inv: KyselyInventory, sizeOf: () => Promise<string>): Promise<Report> {
+  const { ingestS, finishS } = await ingest(inv, sizeOf);
+  return { engine: inv.kind, ingestS, finishS, size: await sizeOf(), ...(await workload(inv)) };
+}
+
+async function ingest(inv: KyselyInventory, sizeOf: () => Promise<string>): Promise<{ ingestS: number; finishS: number }> {
   await inv.createRun({ id: 'r-bench', profile: 'safe', targets: ['bench'], options: {}, totalTargets: N });
   const t0 = performance.now();
   let written = 0;
@@ -337,6 +346,10 @@ async function bench(inv: KyselyInventory, sizeOf: () => Promise<string>): Promi
   console.log(
     `${inv.kind}: ingested ${sum.services} services on ${sum.assets} hosts with ${sum.openFindings} open findings in ${ingestS.toFixed(1)} s (${Math.round(sum.services / ingestS)}/s), finishRun ${finishS.toFixed(1)} s; database ${await sizeOf()}`,
   );
+  return { ingestS, finishS };
+}
+
+async function workload(inv: KyselyInventory): Promise<{ search: number[]; facet: number[] }> {
 
   const time = async (fn: () => Promise<unknown>): Promise<{ first: number; runs: number[] }> => {
     const a = performance.now();
@@ -380,22 +393,35 @@ async function bench(inv: KyselyInventory, sizeOf: () => Promise<string>): Promi
       `    ${ms(t.first).padStart(10)} ${ms(percentile(sorted, 50)).padStart(10)} ${ms(sorted[sorted.length - 1]!).padStart(10)}  ${field}${assets ? ' (hosts)' : ''} for ${JSON.stringify(q)}: ${top}`,
     );
   }
-  return { engine: inv.kind, ingestS, finishS, size: await sizeOf(), search, facet };
+  return { search, facet };
 }
 
 function summary(r: Report): string {
   const s = [...r.search].sort((a, b) => a - b);
   const f = [...r.facet].sort((a, b) => a - b);
   const all = [...s, ...f].sort((a, b) => a - b);
-  return `${r.engine.padEnd(9)} ingest ${r.ingestS.toFixed(1)} s (+ finishRun ${r.finishS.toFixed(1)} s) | search p50 ${ms(percentile(s, 50))}, p95 ${ms(percentile(s, 95))} | facets p50 ${ms(percentile(f, 50))}, p95 ${ms(percentile(f, 95))} | all p95 ${ms(percentile(all, 95))} | ${r.size}`;
+  const ingested = Number.isNaN(r.ingestS) ? 'existing inventory' : `ingest ${r.ingestS.toFixed(1)} s (+ finishRun ${r.finishS.toFixed(1)} s)`;
+  return `${r.engine.padEnd(9)} ${ingested} | search p50 ${ms(percentile(s, 50))}, p95 ${ms(percentile(s, 95))} | facets p50 ${ms(percentile(f, 50))}, p95 ${ms(percentile(f, 95))} | all p95 ${ms(percentile(all, 95))} | ${r.size}`;
 }
 
 async function main(): Promise<void> {
   console.log(
-    `bench/inventory: ${N} services, batches of ${BATCH}, seed ${SEED}, ${REPEAT} timed runs per query${args.analyze ? ', statistics gathered after ingest' : ''}`,
+    args.existing === undefined
+      ? `bench/inventory: ${N} services, batches of ${BATCH}, seed ${SEED}, ${REPEAT} timed runs per query${args.analyze ? ', statistics gathered after ingest' : ''}`
+      : `bench/inventory: workload only, ${REPEAT} timed runs per query`,
   );
   const reports: Report[] = [];
-  if (args.only !== 'postgres') {
+  if (args.existing !== undefined) {
+    const inv = await openKyselyInventory(args.existing, { now: () => new Date(NOW).toISOString() });
+    try {
+      const sum = await inv.summary();
+      console.log(`${inv.kind} at ${inv.location}: ${sum.services} services, ${sum.assets} hosts, ${sum.openFindings} open findings`);
+      reports.push({ engine: inv.kind, ingestS: Number.NaN, finishS: Number.NaN, size: '', ...(await workload(inv)) });
+    } finally {
+      await inv.close();
+    }
+  }
+  if (args.existing === undefined && args.only !== 'postgres') {
     const dir = mkdtempSync(path.join(tmpdir(), 'medsurface-bench-'));
     const file = path.join(dir, 'inventory.sqlite');
     const inv = await openKyselyInventory(file, { now: () => new Date(NOW).toISOString() });
@@ -413,7 +439,7 @@ async function main(): Promise<void> {
       else rmSync(dir, { recursive: true, force: true });
     }
   }
-  if (args.only !== 'sqlite') {
+  if (args.existing === undefined && args.only !== 'sqlite') {
     const name = `medsurface_bench_${randomBytes(4).toString('hex')}`;
     const admin = async (sqlText: string) => {
       const c = new pg.Client({ connectionString: PG_ADMIN, connectionTimeoutMillis: 5000 });
@@ -441,7 +467,7 @@ async function main(): Promise<void> {
       else await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   }
-  console.log(`\nsummary (${N} services; goal: ingest <= 60 s on SQLite, p95 <= 200 ms):`);
+  console.log(`\nsummary (${args.existing === undefined ? `${N} services` : "existing inventory"}; goal: ingest <= 60 s on SQLite, p95 <= 200 ms):`);
   for (const r of reports) console.log(`  ${summary(r)}`);
 }
 
