@@ -34,7 +34,8 @@ function fixture(rel: string): CheckRecord {
   const rec = ServiceRecord.parse(raw);
   const typed = OutputRecord.parse(raw);
   for (const key of Object.keys(raw.data)) {
-    assert.ok((PROBE_IDS as readonly string[]).includes(key), `${rel}: data.${key} is not a probe id`);
+    // Probe observations, and the intrusive credential attempts (src/credentials/), which have their own schema.
+    assert.ok((PROBE_IDS as readonly string[]).includes(key) || key === 'credentials', `${rel}: data.${key} is not a probe id`);
     assert.deepEqual(typed.data[key], raw.data[key], `${rel}: data.${key} does not have the probe's exact shape`);
   }
   return checkRecordOf(rec);
@@ -131,7 +132,7 @@ describe('check definitions', () => {
     assert.equal(by.get('dicom-calling-ae-unchecked')?.info.severity, 'medium');
     // Only checks that judge intrusive-only data need the intrusive profile.
     const intrusive = checks.filter((c) => c.profile === 'intrusive').map((c) => c.id).sort();
-    assert.deepEqual(intrusive, ['dicom-records-reachable', 'ftp-anonymous']);
+    assert.deepEqual(intrusive, ['dicom-records-reachable', 'ftp-anonymous', 'http-default-credentials']);
   });
 
   test('escalations only raise the severity', () => {

@@ -39,6 +39,7 @@ const CHECK_IDS = [
   'tls-self-signed',
   'tls-weak-key',
   'tls-sha1-signature',
+  'http-default-credentials',
 ] as const;
 type CheckId = (typeof CHECK_IDS)[number];
 
@@ -81,10 +82,17 @@ const SAFE: Record<string, readonly CheckId[]> = {
   'ftp-proftpd': ['ftp-cleartext'],
   'rdp-tls': ['rdp-no-nla'],
   'rdp-legacy': ['rdp-no-nla'],
+  'web-orthanc-default-password': ['http-no-tls'],
+  'web-orthanc-lockout': ['http-no-tls'],
+  'decoy-combo-web': ['http-no-tls'],
 };
 
 /** The intrusive profile adds the anonymous FTP login. */
-const INTRUSIVE: Record<string, readonly CheckId[]> = { ...SAFE, 'ftp-iis-anon': ['ftp-anonymous'] };
+const INTRUSIVE: Record<string, readonly CheckId[]> = {
+  ...SAFE,
+  'ftp-iis-anon': ['ftp-anonymous'],
+  'web-orthanc-default-password': ['http-default-credentials', 'http-no-tls'],
+};
 
 /**
  * Checks that no lab node can trigger, with the reason (empty: every check has a triggering node;
@@ -123,6 +131,9 @@ const CLEAN: Record<string, readonly CheckId[]> = {
 const CLEAN_INTRUSIVE: Record<string, readonly CheckId[]> = {
   'ftp-proftpd': ['ftp-anonymous'],
   'ftp-pureftpd': ['ftp-anonymous'],
+  // Credentials were tried and refused (secure), or the attempts stopped at the lockout.
+  'web-orthanc-secure': ['http-default-credentials'],
+  'web-orthanc-lockout': ['http-default-credentials'],
 };
 
 let lab: RunningLab;
@@ -147,6 +158,7 @@ function options(profile: Profile): ScanOptions {
     inventory: false,
     quiet: true,
     json: true,
+    credentialDelay: 50,
   });
 }
 
@@ -224,6 +236,7 @@ describe('issue 4 checks on the lab hospital', () => {
     assert.deepEqual(triggers.get('ftp-anonymous'), ['ftp-iis-anon']);
     assert.deepEqual(triggers.get('vnc-no-auth'), ['vnc-open']);
     assert.deepEqual(triggers.get('orthanc-rest-open'), ['web-orthanc']);
+    assert.deepEqual(triggers.get('http-default-credentials'), ['web-orthanc-default-password']);
   });
 
   test('a check with no lab node still runs on every TLS node of the lab', () => {
@@ -270,6 +283,28 @@ describe('issue 4 checks on the lab hospital', () => {
     assert.deepEqual(truth.differences.filter((d) => d.field === 'findings'), []);
     const withFindings = lab.nodes.filter((n) => Array.isArray(n.expected.findings) && (n.expected.findings as string[]).some((id) => (CHECK_IDS as readonly string[]).includes(id)));
     assert.ok(withFindings.length >= 20, `${withFindings.length} nodes declare findings of these checks`);
+  });
+
+  test('credential attempts: the lockout node stopped them, the budget held, no password in any record', () => {
+    const lock = recordOf('intrusive', 'web-orthanc-lockout')?.data.credentials as { stoppedBy: string; attempts: number } | undefined;
+    assert.equal(lock?.stoppedBy, 'lockout');
+    assert.ok(lock.attempts <= 6);
+    assert.equal(recordOf('safe', 'web-orthanc-default-password')?.data.credentials, undefined, 'never in the safe profile');
+    const text = JSON.stringify(records.intrusive);
+    for (const pw of ['"orthanc:orthanc"', 'Admin123', '123456']) assert.ok(!text.includes(pw), pw);
+  });
+
+  test('honeypots and decoys are flagged on exactly the decoy hosts, with their signals', () => {
+    for (const profile of ['safe', 'intrusive'] as const) {
+      const flagged = new Map<string, string[]>();
+      for (const r of records[profile]) if (r.asset?.honeypot) flagged.set(r.ip, r.asset.honeypot.signals);
+      const decoyIps = new Set(lab.nodes.filter((n) => n.role === 'honeypot').map((n) => n.ip));
+      assert.deepEqual([...flagged.keys()].sort(), [...decoyIps].sort(), profile);
+      assert.ok(flagged.get(lab.nodes.find((n) => n.name === 'decoy-dicompot')!.ip)?.includes('dicompot'));
+      assert.ok(flagged.get(lab.nodes.find((n) => n.name === 'decoy-combo-us')!.ip)?.includes('combo-modality-and-hospital-system'));
+      const info = records[profile].filter((r) => r.findings.some((f) => f.id === 'honeypot-suspected'));
+      assert.deepEqual([...new Set(info.map((r) => r.ip))].sort(), [...decoyIps].sort(), 'one info finding per flagged host');
+    }
   });
 
   test('no finding carries a lab canary (patient values never reach evidence)', () => {

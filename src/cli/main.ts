@@ -9,6 +9,7 @@ import { registerCatalog } from './commands/catalog.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInventory } from './commands/inventory.js';
 import { registerLab } from './commands/lab.js';
+import { registerRescore } from './commands/rescore.js';
 import { registerScan } from './commands/scan.js';
 import { registerSchema } from './commands/schema.js';
 import { registerSearch } from './commands/search.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerSchema(program);
   registerCatalog(program);
   registerSearch(program);
+  registerRescore(program);
   return program;
 }
 

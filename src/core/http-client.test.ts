@@ -56,7 +56,7 @@ function ctxFor(ip: string, port: number, over: Partial<ProbeContext> & { blocke
     port,
     profile: 'safe',
     tls: false,
-    host: { fragile: false, guessBudget: 0 },
+    host: { fragile: false, guessBudget: 0, credentialBudget: 6 },
     signal,
     options: {},
     timeouts,

@@ -33,7 +33,10 @@ import type { TlsInfo } from './types.js';
 import { VERSION } from './version.js';
 
 export interface HttpRequest {
-  method?: 'GET' | 'HEAD' | 'OPTIONS';
+  /** POST only for the intrusive credential attempts (src/credentials/), with a small `body`. */
+  method?: 'GET' | 'HEAD' | 'OPTIONS' | 'POST';
+  /** Request body of a POST, at most 4 KiB (a login form). Sent with Content-Length. */
+  body?: string;
   /** Origin-form request target: starts with '/', no spaces or control characters, at most 2048 characters. */
   path: string;
   headers?: Record<string, string>;
@@ -115,6 +118,7 @@ export function userAgentFor(ctx: Pick<ProbeContext, 'options'>): string {
 /** Framing and buffering slack on top of the body and header caps (chunk headers, what undici reads ahead). */
 const SOCKET_SLACK_BYTES = 256 * 1024;
 const MAX_PATH_CHARS = 2048;
+const MAX_REQUEST_BODY_BYTES = 4096;
 const FIRST_BYTES = 16;
 
 interface Hop {
@@ -401,7 +405,10 @@ function runHop(
       },
     };
     try {
-      client.dispatch({ path: hop.path, method, headers, reset: true, headersTimeout: readMs, bodyTimeout: readMs }, handler);
+      client.dispatch(
+        { path: hop.path, method, headers, reset: true, headersTimeout: readMs, bodyTimeout: readMs, ...(req.body !== undefined ? { body: req.body } : {}) },
+        handler,
+      );
     } catch (err) {
       fail(err);
     }
@@ -417,6 +424,9 @@ const isRedirect = (status: number) => status === 301 || status === 302 || statu
  */
 export async function httpRequest(ctx: ProbeContext, req: HttpRequest): Promise<HttpResponse> {
   checkPath(req.path);
+  if (req.body !== undefined && (req.method !== 'POST' || Buffer.byteLength(req.body) > MAX_REQUEST_BODY_BYTES)) {
+    throw scanError('unknown-error', `a request body needs POST and at most ${MAX_REQUEST_BODY_BYTES} bytes`);
+  }
   const maxBody = Math.max(0, Math.min(Math.floor(req.maxBodyBytes ?? LIMITS.httpBodyBytes), LIMITS.httpMaxBodyBytes));
   const maxRedirects = Math.max(0, Math.min(Math.floor(req.followRedirects ?? 0), LIMITS.httpRedirects));
   const useTls = req.tls ?? ctx.tls;

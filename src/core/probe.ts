@@ -14,8 +14,10 @@ export interface HostState {
   /** Set once a host is identified as fragile (an imaging modality, a bedside device). */
   fragile: boolean;
   deviceType?: DeviceType;
-  /** Remaining guessing attempts (AE titles, credentials) for this host in this run. */
+  /** Remaining guessing attempts (AE titles, FTP anonymous) for this host in this run. */
   guessBudget: number;
+  /** Remaining default-credential attempts for this host in this run (`--credential-budget`). */
+  credentialBudget: number;
 }
 
 export interface ProbeContext {

@@ -124,6 +124,10 @@ export const AssetIdentity = z.object({
   product: z.string().optional(),
   deviceType: DeviceType.optional(),
   evidence: z.array(z.string()),
+  /** Highest service risk of the host plus breadth (src/risk/score.ts), 0-100. */
+  risk: z.number().int().min(0).max(100).optional(),
+  /** Likely a honeypot or decoy (src/honeypot/): the signals that say so. Left out of headline counts. */
+  honeypot: z.object({ signals: z.array(z.string()) }).optional(),
 });
 export type AssetIdentity = z.infer<typeof AssetIdentity>;
 
@@ -147,6 +151,8 @@ export const ServiceRecord = z.object({
   asset: AssetIdentity.optional(),
   tls: TlsInfo.optional(),
   findings: z.array(Finding),
+  /** Risk score of the service, 0-100 (src/risk/score.ts, docs/risk.md). */
+  risk: z.number().int().min(0).max(100).optional(),
   /** Check ids that were evaluated on this service (resolution needs to know what ran). */
   checksRun: z.array(z.string()).optional(),
   error: z.string().optional(),

@@ -7,11 +7,14 @@ import { BoundedSocket, type ScopeGuard, type SendLog, openGuardedSocket } from 
 import { ScanError, ScopeError, messageOf, statusOf } from '../core/errors.js';
 import type { HostState, Probe, ProbeContext, ProbeResult } from '../core/probe.js';
 import { isOpen, type Status } from '../core/status.js';
-import { type Finding, type HostTarget, type Identification, type Profile, type ServiceRecord, isFragileDevice } from '../core/types.js';
-import { runChecks } from '../checks/index.js';
+import { type AssetIdentity, type HostTarget, type Identification, type Profile, type ServiceRecord, isFragileDevice } from '../core/types.js';
 import { fieldsOf, fuseAsset, identify } from '../fingerprints/index.js';
 import { IDENTIFICATION_CHAIN, PROBES } from '../probes/index.js';
 import type { VulnDb } from '../vuln/index.js';
+import { CREDENTIAL_DEFAULTS, entryFor, loadCredentials, tryCredentials } from '../credentials/attempt.js';
+import { HONEYPOT_FINDING_ID, honeypotFinding, hostSignals } from '../honeypot/detect.js';
+import { assetRisk, serviceRisk } from '../risk/score.js';
+import { assessService } from './assess.js';
 import { type RateLimiter, sleep } from './rate-limiter.js';
 
 export interface ScanConfig {
@@ -32,6 +35,8 @@ export interface ScanConfig {
   probeOptions: Record<string, unknown>;
   /** Known vulnerabilities by product and version (findings with confidence `version`). */
   vulnDb?: VulnDb;
+  /** Default-credential attempts (intrusive profile only; src/credentials/). */
+  credentials?: { enabled: boolean; budget: number; delayMs: number; weak: boolean; file?: string };
   sendLog?: SendLog;
   signal: AbortSignal;
 }
@@ -41,8 +46,8 @@ interface HostRuntime extends HostState {
   connects: number;
 }
 
-export function newHostState(): HostRuntime {
-  return { fragile: false, guessBudget: 12, lastConnectAt: 0, connects: 0 };
+export function newHostState(credentialBudget: number = CREDENTIAL_DEFAULTS.budget): HostRuntime {
+  return { fragile: false, guessBudget: 12, credentialBudget, lastConnectAt: 0, connects: 0 };
 }
 
 function contextFor(target: HostTarget, port: number, probe: Probe, cfg: ScanConfig, host: HostRuntime): ProbeContext {
@@ -153,21 +158,6 @@ export function probesForPort(port: number, selected: readonly Probe[]): Probe[]
   return IDENTIFICATION_CHAIN.map((id) => selected.find((p) => p.id === id) ?? null).filter((p): p is Probe => p !== null);
 }
 
-/** The same product version is seen on thousands of hosts: one database lookup each (bounded memo). */
-const vulnMemo = new WeakMap<VulnDb, Map<string, { findings: Finding[]; evaluated: string[] }>>();
-function vulnLookup(db: VulnDb, q: { product: string; version: string; vendor?: string; cpe?: string }) {
-  let memo = vulnMemo.get(db);
-  if (!memo) vulnMemo.set(db, (memo = new Map()));
-  const key = `${q.vendor ?? ''}|${q.product}|${q.version}|${q.cpe ?? ''}`;
-  let hit = memo.get(key);
-  if (!hit) {
-    hit = { findings: db.findings(q), evaluated: db.evaluatedIds(q) };
-    if (memo.size >= 4096) memo.clear();
-    memo.set(key, hit);
-  }
-  return hit;
-}
-
 /** Scans one (host, port). */
 export async function scanService(target: HostTarget, port: number, cfg: ScanConfig, host: HostRuntime): Promise<ServiceOutcome> {
   const timestamp = new Date().toISOString();
@@ -214,20 +204,20 @@ export async function scanService(target: HostTarget, port: number, cfg: ScanCon
   // A closed port has no fields to fingerprint.
   const fields = isOpen(status) ? fieldsOf({ protocol: chosen ? chosen.probe.id : null, data }) : {};
   const identification: Identification = isOpen(status) ? withRole(identify(fields), data) : { rules: [] };
-  const checked = isOpen(status)
-    ? runChecks({ protocol: chosen ? chosen.probe.id : null, data, tls: pick?.res.tls, identification }, cfg.profile)
-    : null;
-  if (checked && cfg.vulnDb && identification.product && identification.version) {
-    const q = {
-      product: identification.product,
-      version: identification.version,
-      ...(identification.vendor ? { vendor: identification.vendor } : {}),
-      ...(identification.cpe ? { cpe: identification.cpe } : {}),
-    };
-    const v = vulnLookup(cfg.vulnDb, q);
-    checked.findings.push(...v.findings.map((f) => ({ ...f })));
-    checked.checksRun.push(...v.evaluated);
+  // Intrusive, opt-out: the identified product's default accounts over its web side.
+  const web = data.http as { scheme?: string } | undefined;
+  if (web && cfg.profile === 'intrusive' && cfg.credentials?.enabled && !cfg.signal.aborted) {
+    const db = loadCredentials(cfg.credentials.file);
+    const entry = entryFor(identification.product, db);
+    const httpProbe = selected.find((p) => p.id === 'http') ?? chosen?.probe;
+    if (entry && httpProbe) {
+      const ctx = { ...contextFor(target, port, httpProbe, cfg, host), tls: web.scheme === 'https' };
+      data.credentials = await tryCredentials(ctx, entry, db, host, { delayMs: cfg.credentials.delayMs, weak: cfg.credentials.weak });
+    }
   }
+  const checked = isOpen(status)
+    ? assessService({ ip: target.ip, protocol: chosen ? chosen.probe.id : null, data, tls: pick?.res.tls, identification }, cfg.profile, cfg.vulnDb)
+    : null;
   // Field order follows DESIGN.md's contract, so a line reads naturally.
   const record: ServiceRecord = {
     ip: target.ip,
@@ -243,7 +233,7 @@ export async function scanService(target: HostTarget, port: number, cfg: ScanCon
     ...(identification.deviceType ? { deviceType: identification.deviceType } : {}),
     ...(pick?.res.tls ? { tls: pick.res.tls } : {}),
     findings: checked?.findings ?? [],
-    ...(checked ? { checksRun: checked.checksRun } : {}),
+    ...(checked ? { risk: checked.risk, checksRun: checked.checksRun } : {}),
     ...(pick?.res.error ? { error: pick.res.error } : {}),
     data,
   };
@@ -257,12 +247,13 @@ export async function scanService(target: HostTarget, port: number, cfg: ScanCon
 
 /** Puts `asset` after the service's own identity, where DESIGN.md lists it. */
 function withAsset(rec: ServiceRecord, asset: ServiceRecord['asset']): ServiceRecord {
-  const { tls, findings, checksRun, error, data, ...head } = rec;
+  const { tls, findings, risk, checksRun, error, data, ...head } = rec;
   return {
     ...head,
     asset,
     ...(tls ? { tls } : {}),
     findings,
+    ...(risk !== undefined ? { risk } : {}),
     ...(checksRun ? { checksRun } : {}),
     ...(error ? { error } : {}),
     data,
@@ -271,7 +262,7 @@ function withAsset(rec: ServiceRecord, asset: ServiceRecord['asset']): ServiceRe
 
 /** Scans all ports of one host, `hostConcurrency` at a time, and fuses the host's identity into each open record. */
 export async function scanHost(target: HostTarget, cfg: ScanConfig): Promise<ServiceRecord[]> {
-  const host = newHostState();
+  const host = newHostState(cfg.credentials?.budget);
   const outcomes: ServiceOutcome[] = [];
   const ports = [...cfg.ports];
   let next = 0;
@@ -282,10 +273,25 @@ export async function scanHost(target: HostTarget, cfg: ScanConfig): Promise<Ser
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(cfg.hostConcurrency, ports.length)) }, worker));
-  const open = outcomes.filter((o) => isOpen(o.record.status));
+  const open = outcomes.filter((o) => isOpen(o.record.status)).sort((a, b) => a.record.port - b.record.port);
   if (open.length > 0) {
-    const asset = fuseAsset(open.map((o) => ({ protocol: o.record.protocol, port: o.record.port, identification: o.identification, fields: o.fields })));
-    const known = asset.vendor || asset.product || asset.deviceType || asset.evidence.length > 0;
+    const asset: AssetIdentity = fuseAsset(
+      open.map((o) => ({ protocol: o.record.protocol, port: o.record.port, identification: o.identification, fields: o.fields })),
+    );
+    // Honeypots and decoys: flagged with their signals, an info finding on the first open service.
+    const signals = hostSignals(open.map((o) => ({ port: o.record.port, protocol: o.record.protocol, data: o.record.data, identification: o.identification })));
+    for (const o of open) o.record.checksRun?.push(HONEYPOT_FINDING_ID);
+    if (signals.length > 0) {
+      asset.honeypot = { signals };
+      open[0]!.record.findings.push(honeypotFinding(signals));
+    }
+    // Risk with the host's device type where the service alone did not say (an Orthanc DICOM port is a PACS's).
+    for (const o of open) {
+      if (o.record.risk === undefined) continue;
+      o.record.risk = serviceRisk({ ip: target.ip, deviceType: o.identification.deviceType ?? asset.deviceType, findings: o.record.findings, data: o.record.data });
+    }
+    asset.risk = assetRisk(open.map((o) => o.record.risk ?? 0));
+    const known = asset.vendor || asset.product || asset.deviceType || asset.evidence.length > 0 || asset.honeypot || asset.risk > 0;
     if (known) for (const o of open) o.record = withAsset(o.record, asset);
   }
   return outcomes.map((o) => o.record).sort((a, b) => a.port - b.port);

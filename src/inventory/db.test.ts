@@ -8,6 +8,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { sql } from 'kysely';
+import { inventoryMigrations } from './migrations/index.js';
 import { UsageError } from '../core/errors.js';
 import {
   defaultInventoryPath,
@@ -152,7 +153,7 @@ describe('inventory location', () => {
       const m = await sql<{ name: string }>`select name from medsurface_migration order by name`.execute(b.db);
       assert.deepEqual(
         m.rows.map((r) => r.name),
-        ['0001-initial', '0002-search-indexes'],
+        Object.keys(inventoryMigrations('sqlite')),
       );
     } finally {
       await b.close();

@@ -23,8 +23,11 @@ import {
   type FindingState,
   type Inventory,
   type InventorySummary,
+  type RescoreSummary,
+  type RescoredService,
   type RunRecord,
   type ServiceRow,
+  type StoredObservation,
   USER_STATES,
   type UserState,
 } from './store.js';
@@ -48,19 +51,62 @@ const NO_LIMIT = 2_147_483_647;
 type Db = Kysely<InventoryDatabase>;
 
 /** Current rows of the hosts in one recordServices batch, keyed by ip, `ip|port`, `serviceId|checkId`. */
+/** Columns a freshly inserted asset row has beyond the ones writeRecord sets (the migrations' defaults). */
+const NEW_ASSET_DEFAULTS = {
+  country: null,
+  asn: null,
+  as_org: null,
+  org: null,
+  org_source: null,
+  attributed_at: null,
+  owner: null,
+  criticality: null,
+  notes: null,
+  listed: 0,
+  honeypot: 0,
+  honeypot_evidence: null,
+  risk: 0,
+} satisfies Partial<Selectable<AssetsTable>>;
+const NEW_SERVICE_DEFAULTS = { risk: 0 } satisfies Partial<Selectable<ServicesTable>>;
+
+/**
+ * What of a service's TLS is history: the protocol version and the certificate's identity
+ * (its SHA-256 fingerprint), not the whole handshake record.
+ */
+function tlsSummary(json: string | null): string | null {
+  if (json === null) return null;
+  const t = parseJson<{ version?: unknown; certificate?: { sha256?: unknown } | null }>(json, {});
+  const id = t.certificate ? `cert-sha256:${String(t.certificate.sha256 ?? 'unknown')}` : 'no-certificate';
+  return `${String(t.version ?? 'unknown')} ${id}`;
+}
+
+/** Service fields whose changes between runs are history (service_events, `medsurface diff`). */
+const TRACKED_SERVICE_FIELDS = ['protocol', 'product', 'vendor', 'version', 'device_type', 'tls'] as const;
+
+interface ServiceEventInput {
+  service_id: number;
+  run_id: string;
+  at: string;
+  field: string;
+  old_value: string | null;
+  new_value: string | null;
+}
+
 interface BatchCache {
   assets: Map<string, Selectable<AssetsTable>>;
   services: Map<string, Selectable<ServicesTable>>;
   findings: Map<string, Selectable<FindingsTable>>;
   /** Finding events of the batch, written together at its end. */
   events: EventInput[];
+  /** Service changes of the batch, written together at its end. */
+  serviceEvents: ServiceEventInput[];
 }
 
 interface EventInput {
   findingId: number;
   runId: string | null;
   at: string;
-  event: 'opened' | 'seen' | 'resolved' | 'unverified' | 'reopened' | 'user-state';
+  event: 'opened' | 'seen' | 'resolved' | 'unverified' | 'reopened' | 'user-state' | 'changed';
   detail: unknown;
 }
 type Tx = Transaction<InventoryDatabase> | Db;
@@ -266,7 +312,25 @@ export class KyselyInventory implements Inventory {
       const cache = await this.prefetch(trx, open);
       for (const rec of open) await this.writeRecord(trx, runId, rec, cache);
       await this.addEvents(trx, cache.events);
+      for (const part of chunks(cache.serviceEvents)) await trx.insertInto('service_events').values(part).execute();
     });
+  }
+
+  /** Records each tracked field that changed since the service's previous run (history, `medsurface diff`). */
+  private serviceChanges(
+    cache: BatchCache,
+    serviceId: number,
+    runId: string,
+    at: string,
+    prev: Selectable<ServicesTable>,
+    next: Pick<Selectable<ServicesTable>, (typeof TRACKED_SERVICE_FIELDS)[number]>,
+  ): void {
+    for (const field of TRACKED_SERVICE_FIELDS) {
+      const before = field === 'tls' ? tlsSummary(prev.tls) : prev[field];
+      const after = field === 'tls' ? tlsSummary(next.tls) : next[field];
+      if ((before ?? null) === (after ?? null)) continue;
+      cache.serviceEvents.push({ service_id: serviceId, run_id: runId, at, field, old_value: before ?? null, new_value: after ?? null });
+    }
   }
 
   /**
@@ -274,7 +338,7 @@ export class KyselyInventory implements Inventory {
    * instead of three per record; writeRecord keeps the cache current as it writes.
    */
   private async prefetch(trx: Tx, recs: ServiceRecord[]): Promise<BatchCache> {
-    const cache: BatchCache = { assets: new Map(), services: new Map(), findings: new Map(), events: [] };
+    const cache: BatchCache = { assets: new Map(), services: new Map(), findings: new Map(), events: [], serviceEvents: [] };
     const ips = [...new Set(recs.map((r) => r.ip))];
     for (const part of chunks(ips)) {
       for (const a of await trx.selectFrom('assets').selectAll().where('ip', 'in', part).execute()) {
@@ -321,6 +385,11 @@ export class KyselyInventory implements Inventory {
       device_type: knownType ?? prevAsset?.device_type ?? a?.deviceType ?? null,
       evidence: JSON.stringify(evidence),
       last_run_id: runId,
+      // Risk and honeypot verdict are the host's of this run (scanHost fuses them over all its services).
+      ...(a?.risk !== undefined ? { risk: a.risk } : {}),
+      ...(a !== undefined
+        ? { honeypot: a.honeypot ? 1 : 0, honeypot_evidence: a.honeypot ? JSON.stringify(a.honeypot.signals) : null }
+        : {}),
     } satisfies Partial<Selectable<AssetsTable>>;
     const asset = await trx
       .insertInto('assets')
@@ -329,7 +398,7 @@ export class KyselyInventory implements Inventory {
       .returning('id')
       .executeTakeFirstOrThrow();
     const assetId = Number(asset.id);
-    cache.assets.set(rec.ip, { id: assetId, ip: rec.ip, ...assetValues });
+    cache.assets.set(rec.ip, { ...(prevAsset ?? NEW_ASSET_DEFAULTS), id: assetId, ip: rec.ip, ...assetValues });
 
     // Service. Identification is replaced as a whole when the record carries one, so a
     // version never outlives the product it belonged to; a record without one keeps the old.
@@ -357,6 +426,7 @@ export class KyselyInventory implements Inventory {
       first_seen: minIso(prevSvc?.first_seen, ts),
       last_seen: maxIso(prevSvc?.last_seen, ts),
       last_run_id: runId,
+      risk: rec.risk ?? 0,
     } satisfies Partial<Selectable<ServicesTable>>;
     const svc = await trx
       .insertInto('services')
@@ -365,7 +435,8 @@ export class KyselyInventory implements Inventory {
       .returning('id')
       .executeTakeFirstOrThrow();
     const serviceId = Number(svc.id);
-    cache.services.set(`${rec.ip}|${rec.port}`, { id: serviceId, ip: rec.ip, port: rec.port, ...svcValues });
+    cache.services.set(`${rec.ip}|${rec.port}`, { ...(prevSvc ?? NEW_SERVICE_DEFAULTS), id: serviceId, ip: rec.ip, port: rec.port, ...svcValues });
+    if (prevSvc && prevSvc.last_run_id !== runId) this.serviceChanges(cache, serviceId, runId, ts, prevSvc, svcValues);
 
     // Observation: one per (run, service); a retried write replaces it.
     const obsValues = {
@@ -486,6 +557,130 @@ export class KyselyInventory implements Inventory {
         )
         .execute();
     }
+  }
+
+  async latestObservations(afterServiceId: number, limit: number): Promise<StoredObservation[]> {
+    const services = await this.db
+      .selectFrom('services')
+      .select(['id', 'asset_id', 'ip', 'port', 'tls'])
+      .where('id', '>', afterServiceId)
+      .orderBy('id')
+      .limit(Math.max(1, Math.min(limit, CHUNK)))
+      .execute();
+    if (services.length === 0) return [];
+    const obs = await this.db
+      .selectFrom('observations')
+      .innerJoin('scan_runs', 'scan_runs.id', 'observations.run_id')
+      .select([
+        'observations.service_id',
+        'observations.observed_at',
+        'observations.status',
+        'observations.protocol',
+        'observations.data',
+        'observations.identity',
+        'scan_runs.profile',
+      ])
+      .where(
+        'observations.service_id',
+        'in',
+        services.map((sv) => sv.id),
+      )
+      .execute();
+    const latest = new Map<number, (typeof obs)[number]>();
+    for (const o of obs) {
+      const k = Number(o.service_id);
+      const cur = latest.get(k);
+      if (!cur || o.observed_at > cur.observed_at) latest.set(k, o);
+    }
+    const out: StoredObservation[] = [];
+    for (const sv of services) {
+      const o = latest.get(Number(sv.id));
+      if (!o) continue;
+      out.push({
+        serviceId: Number(sv.id),
+        assetId: Number(sv.asset_id),
+        ip: sv.ip,
+        port: Number(sv.port),
+        protocol: o.protocol,
+        status: o.status,
+        observedAt: o.observed_at,
+        profile: o.profile === 'intrusive' ? 'intrusive' : 'safe',
+        data: parseJson<Record<string, unknown>>(o.data, {}),
+        tls: sv.tls === null ? null : parseJson<unknown>(sv.tls, null),
+        identity: parseJson(o.identity, { product: null, vendor: null, version: null, cpe: null, deviceType: null }),
+      });
+    }
+    return out;
+  }
+
+  async applyRescore(
+    services: RescoredService[],
+    assets: { assetId: number; risk: number; honeypotSignals: string[] }[],
+  ): Promise<Omit<RescoreSummary, 'services'>> {
+    const at = this.now();
+    const summary = { opened: 0, reopened: 0, changed: 0, noLongerFiring: 0 };
+    await this.db.transaction().execute(async (trx) => {
+      const events: EventInput[] = [];
+      for (const part of chunks(services)) {
+        const existing = await trx
+          .selectFrom('findings')
+          .selectAll()
+          .where(
+            'service_id',
+            'in',
+            part.map((p) => p.serviceId),
+          )
+          .execute();
+        const byKey = new Map(existing.map((f) => [`${f.service_id}|${f.check_id}`, f]));
+        for (const sv of part) {
+          await trx.updateTable('services').set({ risk: sv.risk }).where('id', '=', sv.serviceId).execute();
+          const firing = new Set<string>();
+          for (const f of sv.findings) {
+            if (firing.has(f.id)) continue;
+            firing.add(f.id);
+            const values = { severity: f.severity, title: f.title, confidence: f.confidence, evidence: f.evidence === undefined ? null : JSON.stringify(f.evidence) };
+            const prev = byKey.get(`${sv.serviceId}|${f.id}`);
+            if (!prev) {
+              const row = await trx
+                .insertInto('findings')
+                .values({ service_id: sv.serviceId, check_id: f.id, ...values, state: 'open', user_state: null, first_seen: at, last_seen: at, resolved_at: null, last_run_id: null })
+                .returning('id')
+                .executeTakeFirstOrThrow();
+              events.push({ findingId: Number(row.id), runId: null, at, event: 'opened', detail: { source: 'rescore', severity: f.severity } });
+              summary.opened++;
+              continue;
+            }
+            if (prev.state === 'resolved') {
+              await trx.updateTable('findings').set({ ...values, state: 'open', resolved_at: null }).where('id', '=', prev.id).execute();
+              events.push({ findingId: Number(prev.id), runId: null, at, event: 'reopened', detail: { source: 'rescore', from: 'resolved' } });
+              summary.reopened++;
+            } else if (prev.severity !== f.severity || prev.title !== f.title || prev.evidence !== values.evidence) {
+              await trx.updateTable('findings').set(values).where('id', '=', prev.id).execute();
+              if (prev.severity !== f.severity || prev.title !== f.title) {
+                events.push({ findingId: Number(prev.id), runId: null, at, event: 'changed', detail: { source: 'rescore', from: prev.severity, to: f.severity } });
+                summary.changed++;
+              }
+            }
+          }
+          for (const f of existing) {
+            if (Number(f.service_id) === sv.serviceId && f.state === 'open' && !firing.has(f.check_id)) summary.noLongerFiring++;
+          }
+        }
+      }
+      for (const a of assets) {
+        await trx
+          .updateTable('assets')
+          .set({
+            risk: a.risk,
+            honeypot: a.honeypotSignals.length > 0 ? 1 : 0,
+            honeypot_evidence: a.honeypotSignals.length > 0 ? JSON.stringify(a.honeypotSignals) : null,
+          })
+          .where('id', '=', a.assetId)
+          .execute();
+      }
+      await this.addEvents(trx, events);
+    });
+    return summary;
   }
 
   async finishRun(

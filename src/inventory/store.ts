@@ -112,6 +112,38 @@ export interface InventorySummary {
   runs: number;
 }
 
+/** A service's latest stored observation, as `medsurface rescore` re-judges it. */
+export interface StoredObservation {
+  serviceId: number;
+  assetId: number;
+  ip: string;
+  port: number;
+  protocol: string | null;
+  status: string;
+  observedAt: string;
+  /** Profile of the run that made the observation (intrusive checks need intrusive data). */
+  profile: Profile;
+  data: Record<string, unknown>;
+  tls: unknown | null;
+  identity: { product: string | null; vendor: string | null; version: string | null; cpe: string | null; deviceType: string | null };
+}
+
+/** What a rescore concluded for one service. */
+export interface RescoredService {
+  serviceId: number;
+  findings: ServiceRecord['findings'];
+  risk: number;
+}
+
+export interface RescoreSummary {
+  services: number;
+  opened: number;
+  reopened: number;
+  changed: number;
+  /** Open findings whose check ran on the stored observation and no longer fires: a rescan resolves them. */
+  noLongerFiring: number;
+}
+
 export interface Inventory {
   readonly kind: 'sqlite' | 'postgres';
   /** File path or the PostgreSQL URL with any password masked. */
@@ -144,6 +176,18 @@ export interface Inventory {
   ): Promise<void>;
   /** Addresses that had at least one service before; the engine asks this for the hosts of a finished run. */
   knownHosts(ips: string[]): Promise<string[]>;
+  /** Latest observation of each service with id > afterServiceId, in service id order, at most `limit`. */
+  latestObservations(afterServiceId: number, limit: number): Promise<StoredObservation[]>;
+  /**
+   * Applies a rescore: new findings open (event 'opened', detail source rescore), findings firing
+   * again reopen, changed severities/titles are updated (event 'changed'); services and assets get
+   * their new risk, assets their honeypot verdict. Resolves nothing (only a scan can), and leaves
+   * first/last seen as they were: nothing was observed.
+   */
+  applyRescore(
+    services: RescoredService[],
+    assets: { assetId: number; risk: number; honeypotSignals: string[] }[],
+  ): Promise<Omit<RescoreSummary, 'services'>>;
   listAssets(filter?: AssetFilter): Promise<AssetRow[]>;
   getAsset(ip: string): Promise<{ asset: AssetRow; services: ServiceRow[]; findings: FindingRow[] } | null>;
   listServices(filter?: AssetFilter): Promise<ServiceRow[]>;

@@ -32,6 +32,46 @@ export interface AssetsTable {
   device_type: string | null;
   evidence: string;
   last_run_id: string | null;
+  country: string | null;
+  asn: number | null;
+  as_org: string | null;
+  org: string | null;
+  org_source: string | null;
+  attributed_at: string | null;
+  owner: string | null;
+  criticality: string | null;
+  notes: string | null;
+  listed: Generated<number>;
+  honeypot: Generated<number>;
+  honeypot_evidence: string | null;
+  risk: Generated<number>;
+}
+
+export interface AssetTagsTable {
+  asset_id: number;
+  tag: string;
+}
+
+export interface ServiceEventsTable {
+  id: Generated<number>;
+  service_id: number;
+  run_id: string | null;
+  at: string;
+  /** product, vendor, version, device_type, protocol, tls */
+  field: string;
+  old_value: string | null;
+  new_value: string | null;
+}
+
+export interface MonitorJobsTable {
+  name: string;
+  last_started_at: string | null;
+  last_finished_at: string | null;
+  last_run_id: string | null;
+  running_run_id: string | null;
+  lock_owner: string | null;
+  lock_until: string | null;
+  state: string | null;
 }
 
 export interface ServicesTable {
@@ -52,6 +92,7 @@ export interface ServicesTable {
   first_seen: string;
   last_seen: string;
   last_run_id: string | null;
+  risk: Generated<number>;
 }
 
 export interface ObservationsTable {
@@ -98,4 +139,7 @@ export interface InventoryDatabase {
   observations: ObservationsTable;
   findings: FindingsTable;
   finding_events: FindingEventsTable;
+  asset_tags: AssetTagsTable;
+  service_events: ServiceEventsTable;
+  monitor_jobs: MonitorJobsTable;
 }

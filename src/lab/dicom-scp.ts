@@ -158,10 +158,13 @@ export interface ScpConfig {
    */
   callingAePolicy?: CallingAePolicy;
   abstractSyntaxes: readonly string[];
-  implementationClassUid: string;
+  /** Null: the A-ASSOCIATE-AC carries none (it is mandatory; the dicompot honeypot omits it). */
+  implementationClassUid: string | null;
   implementationVersionName?: string | null;
   /** Maximum P-DATA-TF variable field length we announce and enforce (PS3.8 Annex D.1); 0 is not allowed here. */
   maxPduLength: number;
+  /** Announce this maximum length instead (dicompot announces 4 MiB); maxPduLength is still what is enforced. */
+  announcedMaxPduLength?: number;
   records?: readonly LabRecord[];
   /** Delay between two pending C-FIND responses; 0 sends them as fast as the socket takes them. */
   pendingIntervalMs?: number;
@@ -305,7 +308,7 @@ export class ScpProfile {
         calledAe: 'X',
         callingAe: 'X',
         contexts: answers,
-        maxPduLength: this.config.maxPduLength,
+        maxPduLength: this.config.announcedMaxPduLength ?? this.config.maxPduLength,
         implementationClassUid: this.config.implementationClassUid,
         implementationVersionName: this.config.implementationVersionName ?? null,
       });

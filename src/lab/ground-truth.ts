@@ -33,6 +33,8 @@ function observed(rec: ServiceRecord | undefined, field: string): unknown {
       return rec.product ?? rec.asset?.product;
     case 'findings':
       return rec.findings.map((f) => f.id);
+    case 'honeypot':
+      return rec.asset?.honeypot !== undefined;
     default: {
       if (own && field in own) return own[field];
       for (const d of Object.values(rec.data)) {

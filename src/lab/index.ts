@@ -132,6 +132,7 @@ function profileOf(spec: LabDicomSpec): ScpProfile {
     implementationClassUid: spec.implementationClassUid,
     implementationVersionName: spec.implementationVersionName ?? null,
     maxPduLength: spec.maxPduLength,
+    ...(spec.announcedMaxPduLength !== undefined ? { announcedMaxPduLength: spec.announcedMaxPduLength } : {}),
     records: recordSet(spec.records),
   });
 }

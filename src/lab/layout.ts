@@ -44,9 +44,10 @@ export interface LabDicomSpec {
   callingAes?: readonly string[] | 'any';
   callingAePolicy?: CallingAePolicy;
   abstractSyntaxes: readonly string[];
-  implementationClassUid: string;
+  implementationClassUid: string | null;
   implementationVersionName?: string;
   maxPduLength: number;
+  announcedMaxPduLength?: number;
   records: RecordSet;
 }
 
@@ -352,6 +353,42 @@ export const DEFAULT_LAYOUT: readonly LabNodeSpec[] = [
       implementationVersionName: GE_US.version,
       maxPduLength: 65536,
       records: 'standard',
+    },
+  },
+  {
+    name: 'decoy-dicompot',
+    hostOffset: [9, 20],
+    port: 11112,
+    kind: 'dicom',
+    role: 'honeypot',
+    description: 'a DICOM decoy answering like dicompot: any AE, an A-ASSOCIATE-AC without implementation class UID, 4 MiB max PDU',
+    expected: { anyAeAccepted: true, status: 'success', honeypot: true },
+    dicom: {
+      aeTitle: 'radiant',
+      calledAes: 'any',
+      abstractSyntaxes: STANDARD_SCP_SYNTAXES,
+      implementationClassUid: null,
+      maxPduLength: 65536,
+      announcedMaxPduLength: 4194304,
+      records: 'none',
+    },
+  },
+  {
+    name: 'decoy-combo-us',
+    hostOffset: [9, 21],
+    port: 104,
+    kind: 'dicom',
+    role: 'honeypot',
+    description: 'an ultrasound scanner\'s DICOM port on the same address as an EHR login page (decoy-combo-web)',
+    expected: { anyAeAccepted: true, status: 'success', honeypot: true },
+    dicom: {
+      aeTitle: 'US02',
+      calledAes: 'any',
+      abstractSyntaxes: [UID.Verification, UID.StorageCommitmentPushModel],
+      implementationClassUid: GE_US.uid,
+      implementationVersionName: GE_US.version,
+      maxPduLength: 65536,
+      records: 'none',
     },
   },
   hostile('hostile-garbage', 1, 'garbage', 'sends random bytes as soon as the connection opens', 'protocol-error'),

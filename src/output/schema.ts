@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ServiceRecord } from '../core/types.js';
+import { CredentialsObservation } from '../credentials/schema.js';
 import { DicomObservation } from '../probes/dicom/schema.js';
 import { DicomwebObservation } from '../probes/dicomweb/schema.js';
 import { FhirObservation } from '../probes/fhir/schema.js';
@@ -26,6 +27,8 @@ export const ProbeData = z
     telnet: TelnetObservation.optional(),
     ftp: FtpObservation.optional(),
     rdp: RdpObservation.optional(),
+    /** Intrusive profile: default-credential attempts (src/credentials/). */
+    credentials: CredentialsObservation.optional(),
   })
   .catchall(z.unknown());
 

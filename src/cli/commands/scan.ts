@@ -19,6 +19,7 @@ import { fileWriter, jsonlWriter, type ResultWriter, tableWriter } from '../../o
 import { makeProgress } from '../../output/progress.js';
 import { defaultPortsOf, selectProbes } from '../../probes/index.js';
 import { padAe } from '../../probes/dicom/parse.js';
+import { CREDENTIAL_DEFAULTS } from '../../credentials/attempt.js';
 import { TargetSet, assertInScope, loadIpSetSpecs, makeScopeGuard } from '../../scope/index.js';
 import { intOption, listOption, parsePorts } from '../options.js';
 
@@ -50,6 +51,12 @@ export interface ScanOptions {
   seed?: string;
   quiet?: boolean;
   sendLog?: string;
+  /** Intrusive profile: try the identified products' default accounts (`--no-credentials` turns it off). */
+  credentials?: boolean;
+  credentialBudget?: number;
+  credentialDelay?: number;
+  /** Also the short weak list (admin/admin, admin/123456, ...) after a product's defaults. */
+  weakPasswords?: boolean;
 }
 
 /** The CLI's defaults, for callers that run a scan in-process (demo, tests). */
@@ -91,6 +98,7 @@ interface StoredScanOptions {
   hostDelay: number;
   timeouts: { connectMs: number; readMs: number; sessionMs: number };
   retries: number;
+  credentials?: { enabled: boolean; budget: number; delayMs: number; weak: boolean };
 }
 
 export interface ScanSummary {
@@ -122,6 +130,10 @@ function buildStored(targets: string[], o: ScanOptions): StoredScanOptions {
   if (o.concurrency < 1) throw new UsageError('--concurrency must be at least 1');
   if (o.hostConcurrency < 1) throw new UsageError('--host-concurrency must be at least 1');
   if (o.rate < 0) throw new UsageError('--rate must be 0 (unlimited) or more');
+  const budget = o.credentialBudget ?? CREDENTIAL_DEFAULTS.budget;
+  const delayMs = o.credentialDelay ?? CREDENTIAL_DEFAULTS.delayMs;
+  if (budget < 0 || budget > 100) throw new UsageError('--credential-budget must be between 0 and 100');
+  if (delayMs < 0) throw new UsageError('--credential-delay must be 0 or more');
   const seed = o.seed ?? BigInt(`0x${randomBytes(8).toString('hex')}`).toString();
   if (!/^\d+$/.test(seed)) throw new UsageError('--seed must be a non-negative integer');
   return {
@@ -137,6 +149,7 @@ function buildStored(targets: string[], o: ScanOptions): StoredScanOptions {
     dicomTls: Boolean(o.dicomTls),
     ...(o.contact ? { contact: o.contact } : {}),
     seed,
+    credentials: { enabled: profile === 'intrusive' && o.credentials !== false, budget, delayMs, weak: o.weakPasswords !== false },
     concurrency: o.concurrency,
     rate: o.rate,
     hostConcurrency: o.hostConcurrency,
@@ -206,7 +219,13 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
     io.signal?.addEventListener('abort', onAbort, { once: true });
     if (io.signal?.aborted) controller.abort();
     if (stored.profile === 'intrusive') {
-      io.stderr.write('medsurface: profile "intrusive": count-only record queries and AE guessing are enabled for this run.\n');
+      io.stderr.write(
+        `medsurface: profile "intrusive": count-only record queries and AE guessing are enabled for this run${
+          stored.credentials?.enabled
+            ? `, and default-credential attempts (at most ${stored.credentials.budget} per host, ${stored.credentials.delayMs} ms apart; --no-credentials turns them off)`
+            : ''
+        }.\n`,
+      );
     }
     // SQLite writes are synchronous: a writer thread keeps them off the scan's event loop.
     const writerThread =
@@ -235,6 +254,7 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
           },
           ...(sendLog ? { sendLog: sendLog.log } : {}),
           vulnDb: new VulnDb({ dataDir: logDir }),
+          ...(stored.credentials ? { credentials: stored.credentials } : {}),
           signal: controller.signal,
         },
         ...(inventory ? { inventory } : {}),
@@ -318,6 +338,10 @@ export function registerScan(program: Command): void {
     .option('--seed <n>', 'seed of the pseudo-random target order (default random)')
     .option('--send-log <file>', 'device-safety log of what was sent where (default beside the inventory)')
     .option('-q, --quiet', 'no progress output')
+    .option('--no-credentials', 'intrusive profile: do not try the default accounts of identified products')
+    .option('--credential-budget <n>', 'intrusive: at most this many credential attempts per host and run', intOption('--credential-budget'), CREDENTIAL_DEFAULTS.budget)
+    .option('--credential-delay <ms>', 'intrusive: pause between two credential attempts on a service', intOption('--credential-delay'), CREDENTIAL_DEFAULTS.delayMs)
+    .option('--no-weak-passwords', 'intrusive: try only documented product defaults, not the short weak list')
     .addHelpText(
       'after',
       `

@@ -6,6 +6,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { type DialectKind, initial } from './0001-initial.js';
 import { searchIndexes } from './0002-search-indexes.js';
+import { historyAttributionRisk } from './0003-history-attribution-risk.js';
 
 export type { DialectKind };
 
@@ -17,6 +18,7 @@ export function inventoryMigrations(kind: DialectKind): Record<string, Migration
   return {
     '0001-initial': initial(kind),
     '0002-search-indexes': searchIndexes(),
+    '0003-history-attribution-risk': historyAttributionRisk(kind),
   };
 }
 

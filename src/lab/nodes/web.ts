@@ -82,8 +82,9 @@ function orthancFavicon(): Buffer {
   return orthancIcon;
 }
 
-type Reply = { status: number; headers?: Record<string, string | string[]>; body?: string | Buffer };
-type Route = (path: string) => Reply;
+export type Reply = { status: number; headers?: Record<string, string | string[]>; body?: string | Buffer };
+/** A page builder: the path (query dropped), and the request for the few nodes that read headers (credentials). */
+export type Route = (path: string, req: http.IncomingMessage) => Reply;
 
 const html = (title: string, head: string, body: string) =>
   `<!DOCTYPE html>\n<html>\n<head>\n  <meta charset="utf-8">\n  <title>${title}</title>\n${head}\n</head>\n<body>\n${body}\n</body>\n</html>\n`;
@@ -96,7 +97,7 @@ const notFound: Reply = { status: 404, headers: { 'Content-Type': 'text/html' },
  * head as in OrthancExplorer/explorer.html (shortened); `/system` fields as Orthanc returns them.
  * Headers: Orthanc's embedded server sends no Server header (fixtures).
  */
-function orthancRoutes(name: string): Route {
+export function orthancRoutes(name: string): Route {
   const head = [
     '  <link rel="shortcut icon" href="images/favicon.ico">',
     '  <link rel="stylesheet" href="libs/jquery.mobile.min.css" />',
@@ -136,7 +137,7 @@ function orthancRoutes(name: string): Route {
 }
 
 /** Orthanc with AuthenticationEnabled: every resource answers 401 with its realm (fixture orthanc-1.10.1-auth-root.http). */
-const orthancSecure: Route = () => ({
+export const orthancSecure: Route = () => ({
   status: 401,
   headers: { Connection: 'keep-alive', 'Keep-Alive': 'timeout=1', 'WWW-Authenticate': 'Basic realm="Orthanc Secure Area"' },
 });
@@ -147,7 +148,7 @@ const orthancSecure: Route = () => ({
  * "{{ title }} Login", title = OpenEMR) with the username and password partials (inputs
  * authUser and clearPass) and an OpenEMR session cookie; Apache on Debian in front.
  */
-const openemr: Route = (path) => {
+export const openemr: Route = (path) => {
   const server = { Server: 'Apache/2.4.62 (Debian)' };
   if (path === '/') return { status: 302, headers: { ...server, Location: 'interface/login/login.php?site=default', 'Content-Type': 'text/html; charset=UTF-8' }, body: '' };
   if (path.startsWith('/interface/login/login.php')) {
@@ -274,11 +275,11 @@ interface StartedServer {
 }
 
 /** Serves a route table over HTTP or HTTPS on ip:port (loopback only, see listen()). */
-function routeServer(name: string, route: Route, opts: { tls?: boolean; h2?: boolean } = {}): LabServiceFactory {
+export function routeServer(name: string, route: Route, opts: { tls?: boolean; h2?: boolean } = {}): LabServiceFactory {
   return async (ip, port): Promise<StartedServer> => {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
-      const r = req.method === 'GET' || req.method === 'HEAD' ? route(path) : { status: 405 };
+      const r = req.method === 'GET' || req.method === 'HEAD' ? route(path, req) : { status: 405 };
       const body = r.body ?? '';
       res.writeHead(r.status, { 'Content-Length': Buffer.byteLength(body), ...(r.headers ?? {}) });
       res.end(req.method === 'HEAD' ? undefined : body);
