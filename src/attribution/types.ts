@@ -8,6 +8,7 @@
  * organisation from the ASN database (`orgSource: 'asn'`).
  */
 import { z } from 'zod';
+import { RecordAttribution } from '../core/types.js';
 
 /** Who to contact at an organisation (orgs.yaml `contact`); `pgpKey` is an absolute file path. */
 export const OrgContact = z.object({
@@ -29,12 +30,7 @@ export const ORG_SOURCES = ['orgs', 'asn'] as const;
 export const OrgSource = z.enum(ORG_SOURCES);
 export type OrgSource = z.infer<typeof OrgSource>;
 
-export const Attribution = z.object({
-  /** ISO 3166-1 alpha-2 code, upper case. */
-  country: z.string().length(2).nullable(),
-  asn: z.number().int().nonnegative().nullable(),
-  asOrg: z.string().nullable(),
-  org: z.string().nullable(),
+export const Attribution = RecordAttribution.extend({
   orgSource: OrgSource.nullable(),
   /** The orgs.yaml range that matched (the most specific one), when `orgSource` is `orgs`. */
   orgNetwork: z.string().optional(),

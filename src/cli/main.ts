@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { ScopeError, UsageError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
+import { registerAttribute } from './commands/attribute.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInventory } from './commands/inventory.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerCatalog(program);
   registerSearch(program);
   registerRescore(program);
+  registerAttribute(program);
   return program;
 }
 

@@ -132,6 +132,20 @@ export const AssetIdentity = z.object({
 export type AssetIdentity = z.infer<typeof AssetIdentity>;
 
 /**
+ * Who an address belongs to (src/attribution/: mmdb files and the user's orgs.yaml), as a record
+ * and the inventory carry it. The attribution module's own result extends this with contacts.
+ */
+export const RecordAttribution = z.object({
+  /** ISO 3166-1 alpha-2 code, upper case. */
+  country: z.string().length(2).nullable(),
+  asn: z.number().int().nonnegative().nullable(),
+  asOrg: z.string().nullable(),
+  org: z.string().nullable(),
+  orgSource: z.enum(['orgs', 'asn']).nullable(),
+});
+export type RecordAttribution = z.infer<typeof RecordAttribution>;
+
+/**
  * One output line: one service (ip, port). Field names are the public contract of
  * DESIGN.md ("The contracts other parts rely on"); `data` is keyed by probe id and
  * its values are validated by the per-probe schemas in src/output/schema.ts.
@@ -149,6 +163,8 @@ export const ServiceRecord = z.object({
   cpe: z.string().optional(),
   deviceType: DeviceType.optional(),
   asset: AssetIdentity.optional(),
+  /** Country, AS and organisation of the address, when the scan was given --geoip/--asn/--orgs. */
+  attribution: RecordAttribution.optional(),
   tls: TlsInfo.optional(),
   findings: z.array(Finding),
   /** Risk score of the service, 0-100 (src/risk/score.ts, docs/risk.md). */

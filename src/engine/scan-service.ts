@@ -7,7 +7,7 @@ import { BoundedSocket, type ScopeGuard, type SendLog, openGuardedSocket } from 
 import { ScanError, ScopeError, messageOf, statusOf } from '../core/errors.js';
 import type { HostState, Probe, ProbeContext, ProbeResult } from '../core/probe.js';
 import { isOpen, type Status } from '../core/status.js';
-import { type AssetIdentity, type HostTarget, type Identification, type Profile, type ServiceRecord, isFragileDevice } from '../core/types.js';
+import { type AssetIdentity, type HostTarget, type RecordAttribution, type Identification, type Profile, type ServiceRecord, isFragileDevice } from '../core/types.js';
 import { fieldsOf, fuseAsset, identify } from '../fingerprints/index.js';
 import { IDENTIFICATION_CHAIN, PROBES } from '../probes/index.js';
 import type { VulnDb } from '../vuln/index.js';
@@ -35,6 +35,8 @@ export interface ScanConfig {
   probeOptions: Record<string, unknown>;
   /** Known vulnerabilities by product and version (findings with confidence `version`). */
   vulnDb?: VulnDb;
+  /** Country/AS/organisation of an address (src/attribution/), added to every open record. */
+  attribute?: (ip: string) => RecordAttribution;
   /** Default-credential attempts (intrusive profile only; src/credentials/). */
   credentials?: { enabled: boolean; budget: number; delayMs: number; weak: boolean; file?: string };
   sendLog?: SendLog;
@@ -245,12 +247,13 @@ export async function scanService(target: HostTarget, port: number, cfg: ScanCon
   return { record, identification, fields };
 }
 
-/** Puts `asset` after the service's own identity, where DESIGN.md lists it. */
-function withAsset(rec: ServiceRecord, asset: ServiceRecord['asset']): ServiceRecord {
+/** Puts `asset` (and the attribution) after the service's own identity, where DESIGN.md lists it. */
+function withAsset(rec: ServiceRecord, asset: ServiceRecord['asset'], attribution?: RecordAttribution): ServiceRecord {
   const { tls, findings, risk, checksRun, error, data, ...head } = rec;
   return {
     ...head,
-    asset,
+    ...(asset ? { asset } : {}),
+    ...(attribution ? { attribution } : {}),
     ...(tls ? { tls } : {}),
     findings,
     ...(risk !== undefined ? { risk } : {}),
@@ -292,7 +295,8 @@ export async function scanHost(target: HostTarget, cfg: ScanConfig): Promise<Ser
     }
     asset.risk = assetRisk(open.map((o) => o.record.risk ?? 0));
     const known = asset.vendor || asset.product || asset.deviceType || asset.evidence.length > 0 || asset.honeypot || asset.risk > 0;
-    if (known) for (const o of open) o.record = withAsset(o.record, asset);
+    const attribution = cfg.attribute?.(target.ip);
+    if (known || attribution) for (const o of open) o.record = withAsset(o.record, known ? asset : undefined, attribution);
   }
   return outcomes.map((o) => o.record).sort((a, b) => a.port - b.port);
 }

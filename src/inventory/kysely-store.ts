@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { type Kysely, Migrator, type Selectable, type Transaction } from 'kysely';
 import { UsageError } from '../core/errors.js';
 import { isOpen } from '../core/status.js';
-import { type Profile, type RunState, SEVERITIES, type ServiceRecord, type Severity } from '../core/types.js';
+import { type Profile, type RecordAttribution, type RunState, SEVERITIES, type ServiceRecord, type Severity } from '../core/types.js';
 import { ipKey, ipKeyRange } from './ip-key.js';
 import { type FacetOptions, type FacetResult, runFacet, runSearch, type SearchOptions, type SearchResult } from './search/index.js';
 import { type DialectKind, MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider } from './migrations/index.js';
@@ -390,6 +390,16 @@ export class KyselyInventory implements Inventory {
       ...(a !== undefined
         ? { honeypot: a.honeypot ? 1 : 0, honeypot_evidence: a.honeypot ? JSON.stringify(a.honeypot.signals) : null }
         : {}),
+      ...(rec.attribution
+        ? {
+            country: rec.attribution.country,
+            asn: rec.attribution.asn,
+            as_org: rec.attribution.asOrg,
+            org: rec.attribution.org,
+            org_source: rec.attribution.orgSource,
+            attributed_at: ts,
+          }
+        : {}),
     } satisfies Partial<Selectable<AssetsTable>>;
     const asset = await trx
       .insertInto('assets')
@@ -556,6 +566,35 @@ export class KyselyInventory implements Inventory {
           })),
         )
         .execute();
+    }
+  }
+
+  async attributeAssets(attribute: (ip: string) => RecordAttribution): Promise<{ assets: number; changed: number }> {
+    let after = 0;
+    let assets = 0;
+    let changed = 0;
+    const at = this.now();
+    for (;;) {
+      const rows = await this.db
+        .selectFrom('assets')
+        .select(['id', 'ip', 'country', 'asn', 'as_org', 'org', 'org_source'])
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(CHUNK)
+        .execute();
+      if (rows.length === 0) return { assets, changed };
+      after = Number(rows[rows.length - 1]!.id);
+      await this.db.transaction().execute(async (trx) => {
+        for (const r of rows) {
+          assets++;
+          const a = attribute(r.ip);
+          const next = { country: a.country, asn: a.asn, as_org: a.asOrg, org: a.org, org_source: a.orgSource };
+          const same =
+            next.country === r.country && next.asn === (r.asn === null ? null : Number(r.asn)) && next.as_org === r.as_org && next.org === r.org && next.org_source === r.org_source;
+          await trx.updateTable('assets').set({ ...next, attributed_at: at }).where('id', '=', r.id).execute();
+          if (!same) changed++;
+        }
+      });
     }
   }
 

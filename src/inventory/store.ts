@@ -6,7 +6,7 @@
  * reduced by the probes (DESIGN.md "Patient data is never kept"), and this layer adds no field
  * that could hold one; `data` is stored exactly as given.
  */
-import type { Profile, RunState, ServiceRecord, Severity } from '../core/types.js';
+import type { Profile, RecordAttribution, RunState, ServiceRecord, Severity } from '../core/types.js';
 import type { FacetOptions, FacetResult, SearchOptions, SearchResult } from './search/index.js';
 
 export interface RunRecord {
@@ -188,6 +188,8 @@ export interface Inventory {
     services: RescoredService[],
     assets: { assetId: number; risk: number; honeypotSignals: string[] }[],
   ): Promise<Omit<RescoreSummary, 'services'>>;
+  /** Refreshes every asset's country/AS/organisation with `attribute` (`medsurface attribute`); returns how many changed. */
+  attributeAssets(attribute: (ip: string) => RecordAttribution): Promise<{ assets: number; changed: number }>;
   listAssets(filter?: AssetFilter): Promise<AssetRow[]>;
   getAsset(ip: string): Promise<{ asset: AssetRow; services: ServiceRow[]; findings: FindingRow[] } | null>;
   listServices(filter?: AssetFilter): Promise<ServiceRow[]>;

@@ -132,6 +132,12 @@ for (const d of PEER_DEFS) {
 
 /** Orthanc `RegisteredUsers` of orthanc-aecheck: a test-only account, not Orthanc's default orthanc/orthanc. */
 const AECHECK_HTTP_AUTH = { user: 'interop', password: 'interop-test-only' };
+/**
+ * orthanc-aecheck also keeps the account the Orthanc Docker images ship (orthanc/orthanc), as
+ * installations left with their defaults do: the default-credential check must find it, and only
+ * in the intrusive profile (credentials.test.ts).
+ */
+export const ORTHANC_DEFAULT_ACCOUNT = { user: 'orthanc', password: 'orthanc' };
 /** The calling AE listed in Orthanc's `DicomModalities` (C-FIND from it is allowed on orthanc-aecheck). */
 const KNOWN_CALLING_AE = 'KNOWNSCU';
 const DICOMWEB_ROOT = '/dicom-web/';
@@ -692,7 +698,9 @@ function orthancConfig(def: PeerDef, dir: string): Record<string, unknown> {
     DicomModalities: { known: [KNOWN_CALLING_AE, '127.0.0.1', 104] },
     RemoteAccessAllowed: true,
     AuthenticationEnabled: secure,
-    ...(secure ? { RegisteredUsers: { [AECHECK_HTTP_AUTH.user]: AECHECK_HTTP_AUTH.password } } : {}),
+    ...(secure
+      ? { RegisteredUsers: { [AECHECK_HTTP_AUTH.user]: AECHECK_HTTP_AUTH.password, [ORTHANC_DEFAULT_ACCOUNT.user]: ORTHANC_DEFAULT_ACCOUNT.password } }
+      : {}),
     Plugins: [ORTHANC_PLUGIN],
     DicomWeb: { Enable: true, Root: DICOMWEB_ROOT },
     SaveJobs: false,

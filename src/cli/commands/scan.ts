@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { DEFAULT_TIMEOUTS } from '../../core/limits.js';
-import { PROFILES, type Profile, type RunState, type ServiceRecord } from '../../core/types.js';
+import { PROFILES, type Profile, type RecordAttribution, type RunState, type ServiceRecord } from '../../core/types.js';
 import { RateLimiter } from '../../engine/rate-limiter.js';
 import { type Checkpoint, type RunStats, runScan } from '../../engine/run-scan.js';
 import { SendLogFile } from '../../engine/send-log.js';
@@ -19,6 +19,7 @@ import { fileWriter, jsonlWriter, type ResultWriter, tableWriter } from '../../o
 import { makeProgress } from '../../output/progress.js';
 import { defaultPortsOf, selectProbes } from '../../probes/index.js';
 import { padAe } from '../../probes/dicom/parse.js';
+import { Attributor, type Attribution } from '../../attribution/index.js';
 import { CREDENTIAL_DEFAULTS } from '../../credentials/attempt.js';
 import { TargetSet, assertInScope, loadIpSetSpecs, makeScopeGuard } from '../../scope/index.js';
 import { intOption, listOption, parsePorts } from '../options.js';
@@ -57,6 +58,15 @@ export interface ScanOptions {
   credentialDelay?: number;
   /** Also the short weak list (admin/admin, admin/123456, ...) after a product's defaults. */
   weakPasswords?: boolean;
+  /** Attribution (src/attribution/): country and ASN mmdb files, the user's organisation ranges. */
+  geoip?: string[];
+  asn?: string[];
+  orgs?: string;
+}
+
+/** The part of an attribution a record and the inventory keep (contacts stay in orgs.yaml). */
+export function compactAttribution(a: Attribution): RecordAttribution {
+  return { country: a.country, asn: a.asn, asOrg: a.asOrg, org: a.org, orgSource: a.orgSource };
 }
 
 /** The CLI's defaults, for callers that run a scan in-process (demo, tests). */
@@ -99,6 +109,7 @@ interface StoredScanOptions {
   timeouts: { connectMs: number; readMs: number; sessionMs: number };
   retries: number;
   credentials?: { enabled: boolean; budget: number; delayMs: number; weak: boolean };
+  attribution?: { geoip: string[]; asn: string[]; orgs?: string };
 }
 
 export interface ScanSummary {
@@ -150,6 +161,9 @@ function buildStored(targets: string[], o: ScanOptions): StoredScanOptions {
     ...(o.contact ? { contact: o.contact } : {}),
     seed,
     credentials: { enabled: profile === 'intrusive' && o.credentials !== false, budget, delayMs, weak: o.weakPasswords !== false },
+    ...((o.geoip?.length ?? 0) > 0 || (o.asn?.length ?? 0) > 0 || o.orgs
+      ? { attribution: { geoip: o.geoip ?? [], asn: o.asn ?? [], ...(o.orgs ? { orgs: o.orgs } : {}) } }
+      : {}),
     concurrency: o.concurrency,
     rate: o.rate,
     hostConcurrency: o.hostConcurrency,
@@ -188,6 +202,10 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
     const scope = stored.scope ? await loadIpSetSpecs([stored.scope], []) : undefined;
     if (scope) assertInScope(targets, scope);
     const guard = makeScopeGuard({ ...(scope ? { scope } : {}), exclude });
+    // Attribution files are read (and checked) before the first packet.
+    const attributor = stored.attribution
+      ? await Attributor.open({ geoip: stored.attribution.geoip, asn: stored.attribution.asn, orgs: stored.attribution.orgs })
+      : null;
 
     if (inventory && !runId) {
       const run = await inventory.createRun({
@@ -255,6 +273,7 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
           ...(sendLog ? { sendLog: sendLog.log } : {}),
           vulnDb: new VulnDb({ dataDir: logDir }),
           ...(stored.credentials ? { credentials: stored.credentials } : {}),
+          ...(attributor ? { attribute: (ip: string) => compactAttribution(attributor.lookup(ip)) } : {}),
           signal: controller.signal,
         },
         ...(inventory ? { inventory } : {}),
@@ -342,6 +361,9 @@ export function registerScan(program: Command): void {
     .option('--credential-budget <n>', 'intrusive: at most this many credential attempts per host and run', intOption('--credential-budget'), CREDENTIAL_DEFAULTS.budget)
     .option('--credential-delay <ms>', 'intrusive: pause between two credential attempts on a service', intOption('--credential-delay'), CREDENTIAL_DEFAULTS.delayMs)
     .option('--no-weak-passwords', 'intrusive: try only documented product defaults, not the short weak list')
+    .option('--geoip <file>', 'country mmdb (GeoLite2/GeoIP2 Country or City, @ip-location-db); repeatable', (v, prev: string[]) => [...prev, v], [])
+    .option('--asn <file>', 'ASN mmdb (GeoLite2-ASN, @ip-location-db asn); repeatable', (v, prev: string[]) => [...prev, v], [])
+    .option('--orgs <file>', "your organisations' ranges, contacts and CERTs (orgs.yaml); wins over the mmdb files")
     .addHelpText(
       'after',
       `
