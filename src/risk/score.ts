@@ -19,7 +19,7 @@
  *   asset risk           = the highest service risk of the asset, + 5 per further service with
  *                         risk >= 40 (at most +15), capped at 100.
  *
- * Findings a user marked false-positive are left out by the caller (the inventory's rescore).
+ * The score is computed from what the checks raise, before triage (user states do not enter it).
  */
 import ipaddr from 'ipaddr.js';
 import { MODALITY_TYPES, type Severity } from '../core/types.js';

@@ -21,6 +21,7 @@ import { defaultPortsOf, selectProbes } from '../../probes/index.js';
 import { padAe } from '../../probes/dicom/parse.js';
 import { Attributor, type Attribution } from '../../attribution/index.js';
 import { CREDENTIAL_DEFAULTS } from '../../credentials/attempt.js';
+import { defaultStopDir, registerRun, watchStop } from '../../monitor/stop.js';
 import { TargetSet, assertInScope, loadIpSetSpecs, makeScopeGuard } from '../../scope/index.js';
 import { intOption, listOption, parsePorts } from '../options.js';
 
@@ -126,6 +127,10 @@ export interface ScanIo {
   stderr: NodeJS.WriteStream;
   /** Provided by tests and the demo; the CLI wires SIGINT to it. */
   signal?: AbortSignal;
+  /** Called once the run is recorded in the inventory (the monitor keeps its id while it runs). */
+  onRunCreated?: (runId: string) => void | Promise<void>;
+  /** Emergency-stop directory (src/monitor/stop.ts); default defaultStopDir(). `null`: not watched. */
+  stopDir?: string | null;
   /** Keep the records in memory (demo, tests). */
   collect?: boolean;
   /** Replaces the output writer (the demo prints its own table). */
@@ -236,6 +241,16 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
     const onAbort = () => controller.abort();
     io.signal?.addEventListener('abort', onAbort, { once: true });
     if (io.signal?.aborted) controller.abort();
+    if (runId) await io.onRunCreated?.(runId);
+    // `medsurface stop --all`, from any process, ends this scan too (recorded as interrupted).
+    const stopDir = io.stopDir === undefined ? defaultStopDir() : io.stopDir;
+    const unregister = stopDir && runId ? registerRun(stopDir, runId, { label: 'scan' }) : null;
+    const unwatch = stopDir
+      ? watchStop(stopDir, () => {
+          io.stderr.write('medsurface: emergency stop requested (medsurface stop --all): ending the scan\n');
+          controller.abort();
+        })
+      : null;
     if (stored.profile === 'intrusive') {
       io.stderr.write(
         `medsurface: profile "intrusive": count-only record queries and AE guessing are enabled for this run${
@@ -288,6 +303,8 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
         onProgress: (s) => progress.update(s),
       });
     } finally {
+      unwatch?.();
+      unregister?.();
       await writerThread?.close();
       progress.stop();
       io.signal?.removeEventListener('abort', onAbort);
