@@ -12,6 +12,14 @@
  * "identify in a unique manner a specific class of implementation" (DICOM PS3.7 §D.3.3.2).
  * They name the toolkit more often than the product: Debian's Orthanc answers with DCMTK's.
  * fuseAsset() therefore fuses the identities of all services of a host.
+ *
+ * Two tiers: product rules (the default) name what a service is; hint rules (db files with
+ * `precedence: hint`, e.g. a DICOM AE title that answered) may only give a device type, and only
+ * when no product rule gave a committal one (see identify()).
+ *
+ * User packs: besides the built-in db, loadFingerprintDb() reads the rule files of the user's
+ * fingerprint directories (user-packs.ts: MEDSURFACE_FINGERPRINTS_DIR, then the default user
+ * directory when it exists), after the built-in rules, so a built-in rule wins a tie.
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -21,6 +29,8 @@ import { readYamlFile } from '../core/yaml-file.js';
 import type { AssetIdentity, DeviceType, Identification } from '../core/types.js';
 import { defaultDbDir } from './package-root.js';
 import { DbFile, DbIndex, type Outputs, type RuleDef } from './schema.js';
+import { FingerprintDbError } from './errors.js';
+import { userFingerprintDirs } from './user-packs.js';
 
 /** A compiled rule. `field` is the db file's `matches`. */
 export interface Rule {
@@ -33,20 +43,20 @@ export interface Rule {
   outputs: Outputs;
   params: Array<{ pos: number; name: string }>;
   examples: RuleDef['examples'];
+  /** From a `precedence: hint` file: may only give a device type when no product rule did. */
+  hint: boolean;
+  /** Where the rule comes from: `builtin`, or the user pack folder it was read from. */
+  pack: string;
 }
 
 export interface FingerprintDb {
   version: string;
   rules: Rule[];
+  /** User pack folders whose rules were loaded after the built-in ones (empty when none). */
+  packs: string[];
 }
 
-/** Thrown when a db file or the index is malformed. */
-export class FingerprintDbError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'FingerprintDbError';
-  }
-}
+export { FingerprintDbError };
 
 const cache = new Map<string, FingerprintDb>();
 
@@ -73,10 +83,10 @@ function checkTemplate(file: string, rule: RuleDef, template: string, allowed: S
   }
 }
 
-function compileRule(file: string, field: string, def: RuleDef): Rule {
+function compileRule(file: string, field: string, def: RuleDef, hint: boolean, pack: string): Rule {
   let regex: RegExp;
   try {
-    regex = new RegExp(def.pattern);
+    regex = new RegExp(def.pattern, def.flags ?? '');
   } catch (err) {
     throw new FingerprintDbError(`${file}: rule ${def.id}: bad pattern`, { cause: err });
   }
@@ -106,37 +116,74 @@ function compileRule(file: string, field: string, def: RuleDef): Rule {
     outputs: def.outputs,
     params: def.params,
     examples: def.examples,
+    hint,
+    pack,
   };
 }
 
+/** Largest number of rule files read from one user pack folder. */
+const MAX_PACK_FILES = 256;
+
 /**
- * Loads and validates the fingerprint database (sync, cached per folder). The default folder is
- * src/fingerprints/db under the package root, so this works from src/ (tsx) and dist/ (tsc).
- * Rule files are read in name order; db/index.yaml carries the version of the whole db.
+ * Validates one db file's content (already parsed from YAML) and compiles its rules. `where`
+ * names the file in error messages; `pack` is `builtin` or the user pack folder.
  */
-export function loadFingerprintDb(dir: string = defaultDbDir()): FingerprintDb {
-  const key = path.resolve(dir);
-  const hit = cache.get(key);
-  if (hit) return hit;
-  const index = DbIndex.safeParse(readYaml(path.join(key, 'index.yaml')));
-  if (!index.success) throw new FingerprintDbError(`${key}/index.yaml: ${z.prettifyError(index.error)}`);
-  const files = readdirSync(key)
-    .filter((f) => f.endsWith('.yaml') && f !== 'index.yaml')
-    .sort();
-  const rules: Rule[] = [];
-  const ids = new Set<string>();
+export function compileDbFile(input: unknown, where: string, pack: string): Rule[] {
+  const parsed = DbFile.safeParse(input);
+  if (!parsed.success) throw new FingerprintDbError(`${where}: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+  const hint = parsed.data.precedence === 'hint';
+  return parsed.data.rules.map((def) => compileRule(where, parsed.data.matches, def, hint, pack));
+}
+
+/** Reads, validates and compiles the rule files of one folder (name order), appending to `rules`. */
+function loadRuleFiles(dir: string, files: string[], pack: string, rules: Rule[], ids: Set<string>): void {
   for (const f of files) {
-    const parsed = DbFile.safeParse(readYaml(path.join(key, f)));
-    if (!parsed.success) throw new FingerprintDbError(`${f}: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
-    for (const def of parsed.data.rules) {
-      if (ids.has(def.id)) throw new FingerprintDbError(`${f}: duplicate rule id ${def.id}`);
-      ids.add(def.id);
-      rules.push(compileRule(f, parsed.data.matches, def));
+    const where = pack === 'builtin' ? f : path.join(dir, f);
+    for (const rule of compileDbFile(readYaml(path.join(dir, f)), where, pack)) {
+      if (ids.has(rule.id)) throw new FingerprintDbError(`${where}: duplicate rule id ${rule.id}`);
+      ids.add(rule.id);
+      rules.push(rule);
     }
   }
-  const db: FingerprintDb = { version: index.data.version, rules };
+}
+
+function ruleFilesOf(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml') && f !== 'index.yaml')
+    .sort();
+}
+
+/**
+ * Loads and validates the fingerprint database (sync, cached). With a folder: that folder alone,
+ * which must hold index.yaml (the built-in layout; tests use this). Without: the built-in db
+ * (src/fingerprints/db under the package root, so this works from src/ through tsx and from dist/)
+ * followed by the user packs (user-packs.ts), each a folder of rule files in the same format
+ * without index.yaml. Rule files are read in name order; rule ids must be unique across all.
+ */
+export function loadFingerprintDb(dir?: string): FingerprintDb {
+  const builtin = path.resolve(dir ?? defaultDbDir());
+  const packs = dir === undefined ? userFingerprintDirs() : [];
+  const key = [builtin, ...packs].join('\0');
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const index = DbIndex.safeParse(readYaml(path.join(builtin, 'index.yaml')));
+  if (!index.success) throw new FingerprintDbError(`${builtin}/index.yaml: ${z.prettifyError(index.error)}`);
+  const rules: Rule[] = [];
+  const ids = new Set<string>();
+  loadRuleFiles(builtin, ruleFilesOf(builtin), 'builtin', rules, ids);
+  for (const p of packs) {
+    const files = ruleFilesOf(p);
+    if (files.length > MAX_PACK_FILES) throw new FingerprintDbError(`${p}: more than ${MAX_PACK_FILES} rule files`);
+    loadRuleFiles(p, files, p, rules, ids);
+  }
+  const db: FingerprintDb = { version: index.data.version, rules, packs };
   cache.set(key, db);
   return db;
+}
+
+/** Forgets every loaded db (after `fingerprints import` wrote a pack, or in tests). */
+export function clearFingerprintDbCache(): void {
+  cache.clear();
 }
 
 /** Truncates to at most `max` UTF-8 bytes (a split multi-byte character becomes U+FFFD). */
@@ -256,33 +303,64 @@ function matchesOf(fields: Record<string, string | null | undefined>, db: Finger
 }
 
 /**
+ * Device types a product rule may give that do not say what the device is: a toolkit, a bare
+ * web server, "medical, but unknown". A hint rule may still give a more specific type over these.
+ */
+const NON_COMMITTAL: ReadonlySet<DeviceType | undefined> = new Set([undefined, 'dicom-toolkit', 'web-server', 'unknown', 'unknown-medical']);
+
+/**
  * Identifies one service from its flattened fields (see fieldsOf). The first matching rule of
- * each db file counts; the most specific match gives vendor and product, and the others only
- * fill in what it lacks when they name the same product (two fields agreeing on DCMTK 3.6.7),
- * never overwrite it. `rules` lists every rule that matched, in db order, for the evidence trail.
+ * each db file counts; the most specific product match that names a vendor or product gives vendor
+ * and product, and the others only fill in what it lacks when they name the same product (two
+ * fields agreeing on DCMTK 3.6.7), never overwrite it; a match naming no one (a generic "FTP
+ * server" rule) may only make the device type more specific. `rules` lists every product rule that matched, in db order, for the evidence
+ * trail.
+ *
+ * Hint rules come last and count least: when no product rule gave a committal device type
+ * (NON_COMMITTAL), the most specific matching hint gives the device type (only if it is more
+ * specific than what is there), and its rule id joins `rules`. A product rule always wins.
  */
 export function identify(
   fields: Record<string, string | null | undefined>,
   db: FingerprintDb = loadFingerprintDb(),
 ): Identification {
-  const matches = matchesOf(fields, db);
-  if (matches.length === 0) return { rules: [] };
-  const rules = matches.map((m) => m.rule.id);
-  matches.sort((a, b) => specificity(b.outputs) - specificity(a.outputs) || a.order - b.order);
-  const primary = matches[0]!;
-  const id: Identification = { ...primary.outputs, rules };
-  for (const m of matches.slice(1)) {
-    const same =
-      m.outputs.product !== undefined &&
-      m.outputs.product === id.product &&
-      (m.outputs.vendor === undefined || id.vendor === undefined || m.outputs.vendor === id.vendor);
-    if (!same) continue;
-    id.vendor ??= m.outputs.vendor;
-    if (id.version === undefined && m.outputs.version !== undefined) {
-      id.version = m.outputs.version;
-      if (m.outputs.cpe) id.cpe = m.outputs.cpe;
+  const all = matchesOf(fields, db);
+  const matches = all.filter((m) => !m.rule.hint);
+  const id: Identification = { rules: matches.map((m) => m.rule.id) };
+  if (matches.length > 0) {
+    // Only a match that names someone can give vendor and product (as in fuseAsset): a generic
+    // rule ("some FTP server": a device type, no product) does not hide a product rule's claim.
+    const names = (m: RuleMatch) => m.outputs.vendor !== undefined || m.outputs.product !== undefined;
+    matches.sort((a, b) => Number(names(b)) - Number(names(a)) || specificity(b.outputs) - specificity(a.outputs) || a.order - b.order);
+    const primary = matches[0]!;
+    Object.assign(id, primary.outputs);
+    for (const m of matches.slice(1)) {
+      if (!names(m)) {
+        // A claim about what kind of thing it is, naming no one: it may only make the type more specific.
+        if (deviceTypeRank(m.outputs.deviceType) > deviceTypeRank(id.deviceType)) id.deviceType = m.outputs.deviceType;
+        continue;
+      }
+      const same =
+        m.outputs.product !== undefined &&
+        m.outputs.product === id.product &&
+        (m.outputs.vendor === undefined || id.vendor === undefined || m.outputs.vendor === id.vendor);
+      if (!same) continue;
+      id.vendor ??= m.outputs.vendor;
+      if (id.version === undefined && m.outputs.version !== undefined) {
+        id.version = m.outputs.version;
+        if (m.outputs.cpe) id.cpe = m.outputs.cpe;
+      }
+      if (deviceTypeRank(m.outputs.deviceType) > deviceTypeRank(id.deviceType)) id.deviceType = m.outputs.deviceType;
     }
-    if (deviceTypeRank(m.outputs.deviceType) > deviceTypeRank(id.deviceType)) id.deviceType = m.outputs.deviceType;
+  }
+  if (NON_COMMITTAL.has(id.deviceType)) {
+    const hints = all.filter((m) => m.rule.hint && deviceTypeRank(m.outputs.deviceType) > deviceTypeRank(id.deviceType));
+    hints.sort((a, b) => deviceTypeRank(b.outputs.deviceType) - deviceTypeRank(a.outputs.deviceType) || a.order - b.order);
+    const best = hints[0];
+    if (best?.outputs.deviceType) {
+      id.deviceType = best.outputs.deviceType;
+      id.rules = [...id.rules, best.rule.id];
+    }
   }
   return id;
 }
@@ -309,6 +387,7 @@ export const FIELD_PATHS: Readonly<Record<string, readonly string[]>> = {
   'http.location': ['http', 'location'],
   'http.marks': ['http', 'marks'],
   'http.faviconMmh3': ['http', 'favicon', 'mmh3'],
+  'http.faviconMd5': ['http', 'favicon', 'md5'],
   'http.orthancVersion': ['http', 'orthanc', 'version'],
   'ftp.banner': ['ftp', 'banner'],
   'telnet.banner': ['telnet', 'banner'],
@@ -327,6 +406,50 @@ function dig(root: unknown, segments: readonly string[]): unknown {
   return cur;
 }
 
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * Fields computed from an observation rather than read from one place, defined once:
+ * - `dicom.answeredAeTitle`: the called AE title an association was accepted for when it was not
+ *   our random title (a documented default or, intrusive, a guess: data.dicom.attempts). Which
+ *   title a node answers to hints at what it is (an archive's default AE). Absent when any title
+ *   is accepted, since then the title says nothing.
+ * - `ftp.greeting`: the first line of the FTP greeting without its reply code ("220 ", "220-"),
+ *   the form Recog's ftp.banner fingerprints match.
+ * - `http.wwwAuthenticate`: `<scheme> realm="<realm>"` rebuilt from the first challenge's scheme
+ *   and realm (RFC 9110 §11.6.1), the form Recog's http_header.wwwauth fingerprints match for
+ *   challenges that carry only a realm (other parameters are not kept, so patterns that need a
+ *   nonce or qop never match).
+ */
+export const DERIVED_FIELDS: Readonly<Record<string, (data: Record<string, unknown>) => string | undefined>> = {
+  'dicom.answeredAeTitle': (data) => {
+    const attempts = dig(data, ['dicom', 'attempts']);
+    if (!Array.isArray(attempts)) return undefined;
+    for (const a of attempts as unknown[]) {
+      const r = a as { kind?: unknown; outcome?: unknown; calledAe?: unknown } | null;
+      if (r && r.outcome === 'accepted' && (r.kind === 'default' || r.kind === 'guess')) return str(r.calledAe);
+    }
+    return undefined;
+  },
+  'ftp.greeting': (data) => {
+    const banner = str(dig(data, ['ftp', 'banner']));
+    if (banner === undefined) return undefined;
+    const first = truncateBytes(banner).split(/\r?\n/, 1)[0] ?? '';
+    return first.replace(/^\d{3}[ -]?/, '');
+  },
+  'http.wwwAuthenticate': (data) => {
+    const scheme = str(dig(data, ['http', 'authScheme']));
+    const realm = str(dig(data, ['http', 'realm']));
+    if (!scheme || realm === undefined) return undefined;
+    return `${scheme} realm="${realm}"`;
+  },
+};
+
+/** Every field a db file may match: the FIELD_PATHS and the DERIVED_FIELDS. */
+export function knownField(field: string): boolean {
+  return Object.hasOwn(FIELD_PATHS, field) || Object.hasOwn(DERIVED_FIELDS, field);
+}
+
 /**
  * UI values are padded with NUL and SH values with spaces (PS3.5 §6.2); a peer may leave the
  * padding in the sub-item. Strip it, and bound the length before anything else sees the value.
@@ -341,6 +464,13 @@ export function fieldsOf(record: { protocol: string | null; data: Record<string,
   for (const [field, segments] of Object.entries(FIELD_PATHS)) {
     const v = dig(record.data, segments);
     if (typeof v === 'string') {
+      const clean = cleanValue(v);
+      if (clean) out[field] = clean;
+    }
+  }
+  for (const [field, derive] of Object.entries(DERIVED_FIELDS)) {
+    const v = derive(record.data);
+    if (v !== undefined) {
       const clean = cleanValue(v);
       if (clean) out[field] = clean;
     }
@@ -362,8 +492,8 @@ function printable(s: string, max = 96): string {
   return clean.length > max ? `${clean.slice(0, max)}...` : clean;
 }
 
-function describe(o: { vendor?: string; product?: string; version?: string }): string {
-  const name = o.product ?? o.vendor ?? 'unknown';
+function describe(o: { vendor?: string; product?: string; version?: string; deviceType?: DeviceType }): string {
+  const name = o.product ?? o.vendor ?? (o.deviceType ? `device type ${o.deviceType}` : 'unknown');
   return o.version ? `${name} ${o.version}` : name;
 }
 
@@ -384,9 +514,10 @@ export function fuseAsset(services: FusableService[], db: FingerprintDb = loadFi
     const id = s.identification;
     if (!id.vendor && !id.product && !id.deviceType) continue;
     // A device type inferred from what the service does (scan-service withRole: rule 'role:*', a
-    // DCMTK Q/R archive is a PACS) still types the asset, but does not make the toolkit's name
-    // outrank a product rule's claim (Debian's Orthanc: DICOM says DCMTK, HTTP says Orthanc).
-    const inferred = id.rules.some((r) => r.startsWith('role:'));
+    // DCMTK Q/R archive is a PACS) or from a hint rule (the AE title ORTHANC answered) still types
+    // the asset, but does not make the toolkit's name outrank a product rule's claim (Debian's
+    // Orthanc: DICOM says DCMTK, HTTP says Orthanc).
+    const inferred = id.rules.some((r) => r.startsWith('role:') || byId.get(r)?.hint === true);
     const score = specificity(inferred ? { ...id, deviceType: undefined } : id);
     // Only a claim that names someone can give the asset its vendor and product.
     if ((id.vendor || id.product) && score > bestScore) {

@@ -6,14 +6,19 @@ export {
   type FingerprintDb,
   type FusableService,
   type Rule,
+  DERIVED_FIELDS,
   FIELD_PATHS,
   FingerprintDbError,
   applyRule,
+  clearFingerprintDbCache,
   deviceTypeRank,
   fieldsOf,
   fuseAsset,
   identify,
+  knownField,
   loadFingerprintDb,
   specificity,
 } from './engine.js';
 export { packageRoot } from './package-root.js';
+export { type RecogImportSummary, RecogImportError, importRecogFile } from './recog-import.js';
+export { defaultUserFingerprintDir, userFingerprintDirs } from './user-packs.js';

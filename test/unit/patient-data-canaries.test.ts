@@ -1,7 +1,8 @@
 /**
  * Patient data is never kept (DESIGN.md). The lab seeds distinct fake patient values into every
  * channel a device leaks through: C-FIND identifiers (names, ids, Study Instance UIDs), DICOMweb
- * JSON, FHIR bundles, HL7 ACK/ERR echoes, HTML titles, bodies and redirect queries. The real CLI
+ * JSON, FHIR bundles, HL7 ACK/ERR echoes, HTML titles, bodies and redirect queries, and certificate
+ * subjects and subject alternative names (web-cert-canary, CERT_LAB_CANARIES). The real CLI
  * scans the whole lab in both profiles; then stdout, stderr, the JSONL file, the send log and the
  * SQLite database with its WAL are searched for every canary: raw, hex, base64 and UTF-16.
  */
@@ -15,7 +16,7 @@ import { packageRoot } from '../../src/core/paths.js';
 import { type RunningLab, recordSet, startLab } from '../../src/lab/index.js';
 import { CLINICAL_LAB_CANARIES } from '../../src/lab/nodes/clinical.js';
 import { HL7_LAB_CANARIES } from '../../src/lab/nodes/hl7.js';
-import { WEB_LAB_CANARIES } from '../../src/lab/nodes/web.js';
+import { CERT_LAB_CANARIES, WEB_LAB_CANARIES } from '../../src/lab/nodes/web.js';
 
 const BLOCK = '127.212.0.0/16';
 const CLI = path.join(packageRoot(), 'bin/medsurface.js');
@@ -31,6 +32,7 @@ function canaries(): string[] {
   add(WEB_LAB_CANARIES);
   add(CLINICAL_LAB_CANARIES);
   add(HL7_LAB_CANARIES);
+  add(CERT_LAB_CANARIES);
   // The DICOM archives' synthetic records: every name, patient id and study UID a C-FIND can return.
   for (const r of recordSet('standard')) {
     add(r.patientName);
@@ -124,6 +126,14 @@ describe('patient-data canaries never leave the wire', () => {
     for (const p of ['dicom', 'hl7', 'http', 'fhir', 'dicomweb']) assert.ok(protocols.has(p), `a ${p} service was scanned`);
     const counted = intrusive.some((r) => ((r.data.dicom as { find?: { matches?: number } } | undefined)?.find?.matches ?? 0) > 0);
     assert.ok(counted, 'an intrusive C-FIND counted records (so identifiers did cross the wire)');
+    // The certificate canary was handshaken: its subject reached the scanner and was redacted,
+    // while the SAN host name (server data) was kept.
+    const certNode = lab.nodes.find((n) => n.name === 'web-cert-canary')!;
+    const certRec = intrusive.find((r) => (r as { ip?: string }).ip === certNode.ip && (r as { port?: number }).port === certNode.port) as
+      | { tls?: { certificate?: { subject: string; subjectAltNames: string[] } } }
+      | undefined;
+    assert.match(certRec?.tls?.certificate?.subject ?? '', /^CN=\[redacted 15 chars\], O=\[redacted \d+ chars\], OU=\[redacted \d+ chars\], emailAddress=\[redacted \d+ chars\]$/);
+    assert.deepEqual(certRec?.tls?.certificate?.subjectAltNames, ['DNS:cert-canary.lab.medsurface.test']);
   });
 
   test('no canary in stdout, stderr, JSONL, send logs, or the database and its WAL, in any encoding', () => {

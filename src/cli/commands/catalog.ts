@@ -1,12 +1,12 @@
 /**
- * The data medsurface judges with: `checks list|show`, `fingerprints stats`, and
+ * The data medsurface judges with: `checks list|show`, `fingerprints stats|import`, and
  * `vulndb import|stats|lookup` (the offline vulnerability database).
  */
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadChecks } from '../../checks/index.js';
 import { UsageError } from '../../core/errors.js';
-import { loadFingerprintDb } from '../../fingerprints/index.js';
+import { clearFingerprintDbCache, defaultUserFingerprintDir, importRecogFile, loadFingerprintDb } from '../../fingerprints/index.js';
 import { defaultInventoryPath } from '../../inventory/index.js';
 import { makeTable } from '../../output/writer.js';
 import { VulnDb, importVulnFile } from '../../vuln/index.js';
@@ -49,44 +49,77 @@ export function registerCatalog(program: Command): void {
 
   const fp = program.command('fingerprints').description('the fingerprint database');
   fp.command('stats')
-    .description('rules by field and by source kind; products and device types covered')
+    .description('rules by field and by source kind; products and device types covered; user packs')
     .option('--json', 'JSON output')
     .action((o: { json?: boolean }) => {
       const db = loadFingerprintDb();
       const byField: Record<string, number> = {};
-      const bySource: Record<string, number> = { fixture: 0, document: 0 };
+      const bySource: Record<string, number> = { fixture: 0, document: 0, import: 0 };
       const products = new Set<string>();
       const vendors = new Set<string>();
       const deviceTypes = new Set<string>();
       let examples = 0;
+      let hints = 0;
       for (const r of db.rules) {
         byField[r.field] = (byField[r.field] ?? 0) + 1;
+        if (r.hint) hints++;
         for (const e of r.examples) {
           examples++;
-          if ('fixture' in e.source) bySource.fixture = (bySource.fixture ?? 0) + 1;
-          else bySource.document = (bySource.document ?? 0) + 1;
+          const kind = 'fixture' in e.source ? 'fixture' : 'import' in e.source ? 'import' : 'document';
+          bySource[kind] = (bySource[kind] ?? 0) + 1;
         }
         if (r.outputs.product) products.add(r.outputs.product);
         if (r.outputs.vendor) vendors.add(r.outputs.vendor);
         if (r.outputs.deviceType) deviceTypes.add(r.outputs.deviceType);
       }
+      const packs = db.packs.map((dir) => ({ dir, rules: db.rules.filter((r) => r.pack === dir).length }));
       const stats = {
         version: db.version,
         rules: db.rules.length,
+        hintRules: hints,
         examples,
         examplesBySource: bySource,
         rulesByField: byField,
         products: [...products].sort(),
         vendors: vendors.size,
         deviceTypes: [...deviceTypes].sort(),
+        userPacks: packs,
       };
       if (o.json) return out(JSON.stringify(stats, null, 2));
-      out(`fingerprint db ${stats.version}: ${stats.rules} rules, ${examples} examples (${bySource.fixture} from fixtures captured from real peers, ${bySource.document} from public documents)`);
+      out(
+        `fingerprint db ${stats.version}: ${stats.rules} rules (${hints} device-type hints), ${examples} examples (${bySource.fixture} from fixtures captured from real peers, ${bySource.document} from public documents, ${bySource.import} from imported packs)`,
+      );
       const t = makeTable(['field', 'rules']);
       for (const [f, n] of Object.entries(byField).sort()) t.push([f, String(n)]);
       out(t.toString());
       out(`${products.size} products, ${vendors.size} vendors, ${deviceTypes.size} device types: ${stats.deviceTypes.join(', ')}`);
       out(`products: ${stats.products.join(', ')}`);
+      out(packs.length ? `user packs: ${packs.map((p) => `${p.dir} (${p.rules} rules)`).join(', ')}` : 'user packs: none');
+    });
+  fp.command('import')
+    .description('import a Rapid7 Recog fingerprint file (XML) as a user pack; every fingerprint is self-tested against its own examples')
+    .argument('<file>', 'Recog XML file (e.g. xml/http_servers.xml of rapid7/recog)')
+    .option('--out <dir>', 'user fingerprint folder to write the pack to (default: $XDG_CONFIG_HOME/medsurface/fingerprints)')
+    .option('--json', 'JSON output')
+    .action((file: string, o: { out?: string; json?: boolean }) => {
+      const outDir = o.out ?? defaultUserFingerprintDir();
+      const s = importRecogFile(file, { outDir });
+      clearFingerprintDbCache();
+      if (o.json) return out(JSON.stringify(s, null, 2));
+      if (!s.field) {
+        out(`${file}: Recog field "${s.matches}" has no observation field in medsurface; ${s.fingerprints} fingerprints skipped, nothing written.`);
+        process.exitCode = 1;
+        return;
+      }
+      out(`${file} (Recog ${s.matches} -> ${s.field}): ${s.imported} of ${s.fingerprints} fingerprints imported, ${s.rejected.length} rejected${s.droppedExamples ? `, ${s.droppedExamples} examples could not be tested and were dropped` : ''}`);
+      if (s.rejected.length) {
+        out('rejected:');
+        for (const r of s.rejected) out(`  #${r.fingerprint} ${r.description.slice(0, 60)}: ${r.reason}`);
+      }
+      const unmapped = Object.entries(s.unmappedParams).sort((a, b) => b[1] - a[1]);
+      if (unmapped.length) out(`params with no medsurface output (kept out of the identification): ${unmapped.map(([k, n]) => `${k} (${n})`).join(', ')}`);
+      out(s.outFile ? `written: ${s.outFile}${o.out ? ' (load it with MEDSURFACE_FINGERPRINTS_DIR unless it is the default folder)' : ''}` : 'nothing written (no fingerprint passed its self-test)');
+      if (!s.outFile) process.exitCode = 1;
     });
 
   const vdb = program.command('vulndb').description('the offline vulnerability database (curated set + NVD, KEV and CSAF imports)');

@@ -16,6 +16,10 @@
  *   on 8443, where TLS is expected), `web-dcm4chee-tls` (HTTPS on 9090, where plain HTTP is expected).
  * - `web-viewer-leaky`: a viewer whose `/` redirects to a study view with the lab's synthetic web
  *   canaries (WEB_LAB_CANARIES) in the Location query, the title and the body: none may be kept.
+ * - `web-cert-canary`: a sign-in page over HTTPS whose certificate (src/lab/certs/cert-canary.*,
+ *   issued by the lab test CA) carries synthetic patient values (CERT_LAB_CANARIES) in its subject
+ *   CN, O, OU and emailAddress and in SAN email and URI entries, as a modality whose certificate
+ *   was generated from the patient context would: the scan must keep none of them.
  * - hostile: `web-endless-body` (a chunked body that never ends), `web-huge-header` (a 1 MB header),
  *   `web-redirect-loop`, `web-slow-drip` (headers one byte every 500 ms), `web-tls-garbage` (random
  *   bytes in answer to the ClientHello). Hostile peers answer only after the client spoke, so a
@@ -45,6 +49,17 @@ export const WEB_LAB_CANARIES = {
   accession: 'WEBACC99017',
 } as const;
 
+/**
+ * Synthetic patient values in the `web-cert-canary` node's certificate (subject CN, O, OU,
+ * emailAddress, SAN email and URI; see src/lab/certs/README.md). None may appear in any output.
+ */
+export const CERT_LAB_CANARIES = {
+  patientName: 'CANARY^CERTNAME',
+  patientId: 'CERTPID4471902',
+  birthDate: '19030405',
+  email: 'canary.certname@patients.example',
+} as const;
+
 /** Interval of the slow drip, ms. */
 export const WEB_DRIP_INTERVAL_MS = 500;
 /** Size of the huge header line. */
@@ -63,9 +78,12 @@ function dirWith(file: string, rel: string[]): string {
   throw new LabStartError(`lab file ${file} not found (looked in ${candidates.join(', ')})`);
 }
 
-function tlsMaterial(): { key: Buffer; cert: Buffer } {
-  const dir = dirWith('web-tls.cert.pem', ['../certs/', '../../../src/lab/certs/', '../../../../src/lab/certs/']);
-  return { key: readFileSync(`${dir}web-tls.key.pem`), cert: readFileSync(`${dir}web-tls.cert.pem`) };
+/** Key pairs under src/lab/certs a web node may present. */
+type WebCert = 'web-tls' | 'cert-canary';
+
+function tlsMaterial(name: WebCert = 'web-tls'): { key: Buffer; cert: Buffer } {
+  const dir = dirWith(`${name}.cert.pem`, ['../certs/', '../../../src/lab/certs/', '../../../../src/lab/certs/']);
+  return { key: readFileSync(`${dir}${name}.key.pem`), cert: readFileSync(`${dir}${name}.cert.pem`) };
 }
 
 let orthancIcon: Buffer | null = null;
@@ -270,12 +288,19 @@ const leakyViewer: Route = (path) => {
   return { status: 200, headers: { 'Content-Type': 'text/html' }, body: html(`${c.displayName} ${c.patientId} - Study Viewer`, '', body) };
 };
 
+/** A generic sign-in page (no product named): what the certificate canary node serves. */
+const signIn: Route = (path) => {
+  if (path !== '/') return notFound;
+  const form = ['<form method="post" action="/login">', '  <input type="text" name="username">', '  <input type="password" name="password">', '</form>'].join('\n');
+  return { status: 200, headers: { 'Content-Type': 'text/html' }, body: html('Sign in', '', form) };
+};
+
 interface StartedServer {
   stop(): Promise<void>;
 }
 
 /** Serves a route table over HTTP or HTTPS on ip:port (loopback only, see listen()). */
-export function routeServer(name: string, route: Route, opts: { tls?: boolean; h2?: boolean } = {}): LabServiceFactory {
+export function routeServer(name: string, route: Route, opts: { tls?: boolean; h2?: boolean; cert?: WebCert } = {}): LabServiceFactory {
   return async (ip, port): Promise<StartedServer> => {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -285,7 +310,7 @@ export function routeServer(name: string, route: Route, opts: { tls?: boolean; h
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     const server = opts.tls
-      ? https.createServer({ ...tlsMaterial(), ...(opts.h2 ? { ALPNProtocols: ['h2', 'http/1.1'] } : {}) }, handler)
+      ? https.createServer({ ...tlsMaterial(opts.cert), ...(opts.h2 ? { ALPNProtocols: ['h2', 'http/1.1'] } : {}) }, handler)
       : http.createServer(handler);
     server.maxHeadersCount = 64;
     server.headersTimeout = 10_000;
@@ -482,6 +507,16 @@ export const NODES: readonly LabNodeSpec[] = [
     description: 'a viewer whose / redirects to a study view carrying synthetic patient canaries (query, title, body)',
     expected: { status: 'success', protocol: 'http', title: null, titleWithheld: true },
     service: routeServer('web-viewer-leaky', leakyViewer),
+  }),
+  node({
+    name: 'web-cert-canary',
+    hostOffset: [4, 21],
+    port: 443,
+    role: 'unknown',
+    description: 'sign-in page over HTTPS whose CA-issued certificate carries synthetic patient values in subject and SANs (none may be kept)',
+    expected: { status: 'success', protocol: 'http', tls: true, scheme: 'https', loginForm: true, title: 'Sign in' },
+    service: routeServer('web-cert-canary', signIn, { tls: true, cert: 'cert-canary' }),
+    serviceTls: true,
   }),
   node({
     name: 'web-endless-body',

@@ -1,0 +1,234 @@
+/**
+ * The Recog importer against real Recog files (fixtures/recog/, excerpts of rapid7/recog at the
+ * commits named in fixtures/recog/README.md, BSD-2-Clause) and against hostile or broken ones
+ * made here: malformed XML, entity bombs, an oversized file, untranslatable and catastrophic
+ * regexes, examples that fail their own fingerprint, an unknown field.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, afterEach, describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { packageRoot } from '../core/paths.js';
+import { clearFingerprintDbCache, fieldsOf, identify, loadFingerprintDb } from './engine.js';
+import { MAX_RECOG_FILE_BYTES, RecogImportError, decodeXmlText, importRecogFile } from './recog-import.js';
+import { RecogRegexError, translateRecogPattern } from './recog-regex.js';
+import { DbFile } from './schema.js';
+
+const FIXTURES = path.join(packageRoot(), 'src/fingerprints/fixtures/recog');
+const tmp = mkdtempSync(path.join(tmpdir(), 'medsurface-recog-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+let n = 0;
+function outDir(): string {
+  return path.join(tmp, `out-${++n}`);
+}
+
+/** A Recog file made here (synthetic: only for the error paths). */
+function recogFile(body: string, attrs = 'matches="http_header.server"'): string {
+  const f = path.join(tmp, `synthetic-${++n}.xml`);
+  writeFileSync(f, `<?xml version="1.0"?>\n<fingerprints ${attrs}>\n${body}\n</fingerprints>\n`);
+  return f;
+}
+
+const fp = (pattern: string, example: string, extra = '', flags = '') =>
+  `<fingerprint pattern="${pattern}"${flags ? ` flags="${flags}"` : ''}><description>test fingerprint</description><example${extra}>${example}</example><param pos="0" name="service.vendor" value="Acme"/><param pos="0" name="service.product" value="Widget"/></fingerprint>`;
+
+describe('translateRecogPattern (Ruby regex to JavaScript)', () => {
+  test('anchors, inline options and Recog flags', () => {
+    assert.deepEqual(translateRecogPattern('\\A(?i)(?:\\r|\\n)*login:\\s*$'), { source: '^(?:\\r|\\n)*login:\\s*$', flags: 'i' });
+    assert.deepEqual(translateRecogPattern('^a.b\\z', ['REG_DOT_NEWLINE']), { source: '^a.b$', flags: 's' });
+    assert.deepEqual(translateRecogPattern('^(?m)a.b$'), { source: '^a.b$', flags: 's' });
+    assert.deepEqual(translateRecogPattern('^x\\h{2}[[:digit:]]$', ['REG_ICASE', 'REG_MULTILINE']), { source: '^x[0-9a-fA-F]{2}[0-9]$', flags: 'is' });
+  });
+
+  test('a search pattern is wrapped so that it matches what a search would find, and nothing else', () => {
+    const { source } = translateRecogPattern('Management Agent');
+    const re = new RegExp(source);
+    assert.ok(re.test('LANDesk(R) Management Agent v2'));
+    assert.ok(!re.test('Management Agen'));
+    const alt = new RegExp(translateRecogPattern('^a$|^b$').source);
+    assert.ok(alt.test('a') && alt.test('b') && !alt.test('ab'));
+  });
+
+  test('constructs with no JavaScript equivalent are refused with a reason', () => {
+    const refused: [string, RegExp][] = [
+      ['^a++$', /possessive/],
+      ['^a*+$', /possessive/],
+      ['^a{2}+$', /possessive/],
+      ['^(?>ab)$', /atomic/],
+      ['^x(?i)y$', /part of the pattern/],
+      ['^(?i:x)$', /option group/],
+      ['^(?<v>x)$', /named group/],
+      ['^\\Gx$', /\\G/],
+      ['^[a-z&&[^e]]$', /nested|intersection/],
+      ['^(abc$', /unbalanced/],
+      ['^[abc$', /unterminated/],
+    ];
+    for (const [p, why] of refused) assert.throws(() => translateRecogPattern(p), (e: unknown) => e instanceof RecogRegexError && why.test(e.message), p);
+    assert.throws(() => translateRecogPattern('^a$', ['REG_EXTENDED']), /unsupported Recog flag/);
+  });
+});
+
+describe('importRecogFile on real Recog files', () => {
+  afterEach(() => {
+    delete process.env.MEDSURFACE_FINGERPRINTS_DIR;
+    clearFingerprintDbCache();
+  });
+
+  test('ftp_banners.xml: imported, self-tested, Linksys without example rejected, os.* reported unmapped', () => {
+    const dir = outDir();
+    const s = importRecogFile(path.join(FIXTURES, 'ftp_banners.xml'), { outDir: dir });
+    assert.equal(s.matches, 'ftp.banner');
+    assert.equal(s.field, 'ftp.greeting', 'Recog ftp.banner has no reply code: our derived greeting, not our banner');
+    assert.equal(s.fingerprints, 11);
+    assert.equal(s.imported, 10);
+    assert.deepEqual(s.rejected, [{ fingerprint: 6, description: 'ProFTPD on a wired Linksys device', reason: 'no example to self-test it with' }]);
+    assert.equal(s.unmappedParams['os.vendor'], 5);
+    assert.equal(s.unmappedParams['host.name'], 6);
+    assert.match(s.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(s.outFile, path.join(dir, 'recog-ftp-banners.yaml'));
+    const text = readFileSync(s.outFile!, 'utf8');
+    assert.match(text, /^# Generated by `medsurface fingerprints import` from ftp_banners\.xml/);
+    const file = DbFile.parse(parseYaml(text));
+    assert.equal(file.matches, 'ftp.greeting');
+    // Every example names the imported file and its hash.
+    for (const r of file.rules) for (const e of r.examples) assert.deepEqual((e.source as { import?: unknown }).import, { format: 'recog', file: 'ftp_banners.xml', sha256: s.sha256, fingerprint: Number(r.id.split('-').pop()) });
+    const pure = file.rules.find((r) => r.id === 'recog-ftp-banners-8')!;
+    assert.equal(pure.examples[0]!.value, '=(<*>)=-.:. (( Welcome to PureFTPd 1.1.0 )) .:.-=(<*>)=-', 'XML entities decoded');
+    assert.deepEqual(pure.examples[0]!.expect, { product: 'Pure-FTPd', version: '1.1.0' });
+    const wu = file.rules.find((r) => r.id === 'recog-ftp-banners-4')!;
+    assert.equal(wu.flags, 'i');
+    assert.deepEqual(wu.examples.map((e) => e.expect.version), ['2.6.2', '2.6.2', '2.6.2', '2.6.1']);
+  });
+
+  test('html_title.xml: hw.* vendor when no service is named, CPE with a version only, assert-nothing rules kept', () => {
+    const s = importRecogFile(path.join(FIXTURES, 'html_title.xml'), { outDir: outDir() });
+    assert.equal(s.imported, 8);
+    assert.deepEqual(s.rejected, []);
+    const file = DbFile.parse(parseYaml(readFileSync(s.outFile!, 'utf8')));
+    const by = (i: number) => file.rules.find((r) => r.id === `recog-html-title-${i}`)!;
+    assert.deepEqual(by(1).outputs, {}, '"301 Moved Permanently": assert nothing');
+    assert.deepEqual(by(2).outputs, { vendor: 'Apache', product: 'HTTPD' }, 'cpe with version "-" dropped');
+    assert.equal(by(2).pattern, '^(?:^Index of /)[\\s\\S]*$');
+    assert.deepEqual(by(4).examples[0]!.expect, { vendor: 'Apache', product: 'Tomcat', version: '8.0.32', cpe: 'cpe:2.3:a:apache:tomcat:8.0.32:*:*:*:*:*:*:*' });
+    assert.deepEqual(by(5).outputs, { vendor: 'AVM' });
+    assert.deepEqual(by(6).examples.map((e) => e.expect.cpe), ['cpe:2.3:a:microsoft:iis:7.0:*:*:*:*:*:*:*', 'cpe:2.3:a:microsoft:iis:8.0:*:*:*:*:*:*:*', 'cpe:2.3:a:microsoft:iis:8.5:*:*:*:*:*:*:*']);
+    assert.equal(by(8).flags, 'i', '(?i) became the i flag');
+  });
+
+  test('telnet_banners.xml: no matches attribute (the file name), base64 examples, Recog attributes verified even when unmapped', () => {
+    const s = importRecogFile(path.join(FIXTURES, 'telnet_banners.xml'), { outDir: outDir() });
+    assert.equal(s.matches, 'telnet_banners');
+    assert.equal(s.field, 'telnet.banner');
+    assert.equal(s.imported, 6);
+    const file = DbFile.parse(parseYaml(readFileSync(s.outFile!, 'utf8')));
+    const mikrotik = file.rules.find((r) => r.id === 'recog-telnet-banners-4')!;
+    assert.equal(mikrotik.examples[0]!.value, 'MikroTik v5.2\r\nLogin:\n');
+    assert.deepEqual(mikrotik.examples[0]!.expect, { vendor: 'MikroTik' });
+    assert.deepEqual(mikrotik.params, [{ pos: 1, name: 'osVersion' }], 'the capture is kept as a param');
+    const zte = file.rules.find((r) => r.id === 'recog-telnet-banners-5')!;
+    assert.deepEqual(zte.examples.map((e) => e.expect), [
+      { vendor: 'ZTE', product: 'H108N' },
+      { vendor: 'ZTE', product: 'H298A', version: '1.1' },
+      { vendor: 'ZTE', product: 'H367N' },
+    ]);
+    const debian = file.rules.find((r) => r.id === 'recog-telnet-banners-6')!;
+    assert.ok(debian.pattern.startsWith('^[\\s\\S]*?(?:'), 'an unanchored search pattern is wrapped');
+  });
+
+  test('the written pack is loaded after the built-in rules and identifies services', () => {
+    const dir = outDir();
+    importRecogFile(path.join(FIXTURES, 'http_xpoweredby.xml'), { outDir: dir });
+    importRecogFile(path.join(FIXTURES, 'ftp_banners.xml'), { outDir: dir });
+    importRecogFile(path.join(FIXTURES, 'favicons.xml'), { outDir: dir });
+    process.env.MEDSURFACE_FINGERPRINTS_DIR = dir;
+    clearFingerprintDbCache();
+    const db = loadFingerprintDb();
+    assert.deepEqual(db.packs, [dir]);
+    const builtin = loadFingerprintDb(path.join(packageRoot(), 'src/fingerprints/db'));
+    assert.deepEqual(db.rules.slice(0, builtin.rules.length).map((r) => r.id), builtin.rules.map((r) => r.id), 'built-in rules first');
+    assert.ok(db.rules.slice(builtin.rules.length).every((r) => r.id.startsWith('recog-') && r.pack === dir));
+    const php = identify(fieldsOf({ protocol: 'http', data: { http: { poweredBy: 'PHP/8.1.2' } } }), db);
+    assert.deepEqual(php, { vendor: 'PHP', product: 'PHP', version: '8.1.2', cpe: 'cpe:2.3:a:php:php:8.1.2:*:*:*:*:*:*:*', rules: ['recog-http-xpoweredby-1'] });
+    const wu = identify(fieldsOf({ protocol: 'ftp', data: { ftp: { banner: '220 ftp.example.org FTP server (Version wu-2.6.2(1) Sat Jul 19 16:21:30 UTC 2008) ready.\r\n' } } }), db);
+    assert.equal(wu.product, 'WU-FTPD');
+    assert.equal(wu.version, '2.6.2');
+    const jenkins = identify(fieldsOf({ protocol: 'http', data: { http: { favicon: { md5: '268ee26a1219a611828d5fd4bc4d69c0' } } } }), db);
+    assert.equal(jenkins.product, 'Jenkins');
+  });
+
+  test('a user pack folder named in MEDSURFACE_FINGERPRINTS_DIR must exist', () => {
+    process.env.MEDSURFACE_FINGERPRINTS_DIR = path.join(tmp, 'no-such-dir');
+    clearFingerprintDbCache();
+    assert.throws(() => loadFingerprintDb(), /MEDSURFACE_FINGERPRINTS_DIR=.*not a directory/);
+  });
+});
+
+describe('importRecogFile on bad input', () => {
+  test('malformed XML, a DOCTYPE (entity expansion), a file past the cap, a missing file, not Recog: clear errors', () => {
+    assert.throws(() => importRecogFile(recogFile('<fingerprint pattern="^a$"><description>x</description>')), (e: unknown) => e instanceof RecogImportError && /not well-formed XML/.test(e.message));
+    const bomb = path.join(tmp, 'bomb.xml');
+    writeFileSync(bomb, '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>\n<fingerprints matches="http_header.server"><fingerprint pattern="^&lol2;$"><description>x</description></fingerprint></fingerprints>\n');
+    assert.throws(() => importRecogFile(bomb), /DOCTYPE/);
+    const huge = path.join(tmp, 'huge.xml');
+    writeFileSync(huge, Buffer.alloc(MAX_RECOG_FILE_BYTES + 1, 0x20));
+    assert.throws(() => importRecogFile(huge), /larger than the \d+-byte cap/);
+    assert.throws(() => importRecogFile(path.join(tmp, 'missing.xml')), /cannot read \(ENOENT\)/);
+    const other = path.join(tmp, 'other.xml');
+    writeFileSync(other, '<?xml version="1.0"?><rules><rule/></rules>');
+    assert.throws(() => importRecogFile(other), /no <fingerprints> root/);
+  });
+
+  test('an unknown field is reported and nothing is guessed or written', () => {
+    const dir = outDir();
+    const s = importRecogFile(recogFile(fp('^OpenSSH_(\\S+)$', 'OpenSSH_9.6'), 'matches="ssh.banner"'), { outDir: dir });
+    assert.equal(s.field, null);
+    assert.equal(s.imported, 0);
+    assert.equal(s.outFile, null);
+  });
+
+  test('bad regexes and failing examples reject that fingerprint only, with the reason', () => {
+    const body = [
+      fp('^Widget/(\\d+)$', 'Widget/1'),
+      fp('^Widget++$', 'Widget'),
+      fp('^(?>Widget)$', 'Widget'),
+      fp('^Gadget$', 'Gizmo'),
+      fp('^Gizmo/(\\d+)$', 'Gizmo/2', ' service.version="3"'),
+      fp('^(Thing$', 'Thing'),
+      fp('^Widget/(\\d+)$', 'Widget/7'),
+      fp('^(a+)+$', 'aaaa'),
+      `<fingerprint pattern="^Sprocket$"><description>x</description><example>Sprocket</example><param pos="2" name="service.version"/></fingerprint>`,
+    ].join('\n');
+    const s = importRecogFile(recogFile(body), { outDir: outDir() });
+    assert.equal(s.imported, 1);
+    const reasons = new Map(s.rejected.map((r) => [r.fingerprint, r.reason]));
+    assert.match(reasons.get(2)!, /possessive/);
+    assert.match(reasons.get(3)!, /atomic/);
+    assert.match(reasons.get(4)!, /example 1 does not match/);
+    assert.match(reasons.get(5)!, /expected service\.version="3", got null/);
+    assert.match(reasons.get(6)!, /unbalanced/);
+    assert.match(reasons.get(7)!, /matched first by an earlier fingerprint \(recog-synthetic-\d+-1\)/);
+    assert.match(reasons.get(8)!, /backtracks catastrophically/);
+    assert.match(reasons.get(9)!, /pos 2 but the pattern has 0 capture groups/);
+  });
+
+  test('examples that cannot be tested are dropped: base64 garbage rejects, an external file or one past the cap is skipped', () => {
+    const long = 'W'.repeat(2000);
+    const body = [
+      `<fingerprint pattern="^W+$"><description>long only</description><example>${long}</example><param pos="0" name="service.vendor" value="Acme"/></fingerprint>`,
+      `<fingerprint pattern="^V$"><description>file example</description><example _filename="v.txt"/><example>V</example><param pos="0" name="service.vendor" value="Acme"/></fingerprint>`,
+      `<fingerprint pattern="^U$"><description>bad base64</description><example _encoding="base64">%%%</example></fingerprint>`,
+    ].join('\n');
+    const s = importRecogFile(recogFile(body), { outDir: outDir() });
+    assert.equal(s.imported, 1);
+    assert.equal(s.droppedExamples, 2);
+    assert.match(s.rejected.find((r) => r.fingerprint === 1)!.reason, /none of its examples can be tested/);
+    assert.match(s.rejected.find((r) => r.fingerprint === 3)!.reason, /not base64/);
+  });
+
+  test('decodeXmlText decodes the predefined entities and character references only', () => {
+    assert.equal(decodeXmlText('&lt;a&gt; &amp;amp; &#65;&#x42; &nbsp; &unknown;'), '<a> &amp; AB &nbsp; &unknown;');
+  });
+});
