@@ -8,8 +8,10 @@ import { VERSION } from '../core/version.js';
 import { registerAttribute } from './commands/attribute.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDiff } from './commands/diff.js';
 import { registerInventory } from './commands/inventory.js';
 import { registerLab } from './commands/lab.js';
+import { registerMonitor, registerStop } from './commands/monitor.js';
 import { registerRescore } from './commands/rescore.js';
 import { registerScan } from './commands/scan.js';
 import { registerSchema } from './commands/schema.js';
@@ -32,6 +34,9 @@ export function buildProgram(): Command {
   registerSearch(program);
   registerRescore(program);
   registerAttribute(program);
+  registerDiff(program);
+  registerMonitor(program);
+  registerStop(program);
   return program;
 }
 
