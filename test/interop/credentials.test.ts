@@ -111,7 +111,8 @@ describe('orthanc-aecheck: default credentials', () => {
   test('orthanc-aecheck: a budget of zero sends no credential at all', async () => {
     const before = attemptsSeen;
     const [rec] = await scanHost({ ip: RELAY_IP }, config('intrusive', 0));
-    assert.equal((rec?.data.credentials as CredentialsObservation).stoppedBy, 'budget');
+    assert.ok(rec);
+    assert.equal((rec.data.credentials as CredentialsObservation).stoppedBy, 'budget');
     assert.equal(attemptsSeen - before, 0);
     assert.ok(requestsSeen > 0);
   });
