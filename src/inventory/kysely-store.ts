@@ -51,6 +51,17 @@ const NO_LIMIT = 2_147_483_647;
 type Db = Kysely<InventoryDatabase>;
 
 /** Current rows of the hosts in one recordServices batch, keyed by ip, `ip|port`, `serviceId|checkId`. */
+/** The unlisted-device check on one record (see UNLISTED_FINDING): run always, fired when the asset is not listed. */
+function withListCheck(rec: ServiceRecord, asset: Selectable<AssetsTable> | undefined): ServiceRecord {
+  const checksRun = [...(rec.checksRun ?? []), UNLISTED_FINDING.id];
+  const listed = asset !== undefined && Number(asset.listed) === 1;
+  return {
+    ...rec,
+    checksRun,
+    findings: listed ? rec.findings : [...rec.findings, { ...UNLISTED_FINDING, evidence: { ...UNLISTED_FINDING.evidence } }],
+  };
+}
+
 /** Columns a freshly inserted asset row has beyond the ones writeRecord sets (the migrations' defaults). */
 const NEW_ASSET_DEFAULTS = {
   country: null,
@@ -114,7 +125,22 @@ type Tx = Transaction<InventoryDatabase> | Db;
 export interface KyselyInventoryOptions {
   /** Clock for run, resolution and user-state times (tests pin it). Record times come from the records. */
   now?: () => string;
+  /** How long the answer to "was a known-asset list imported?" is reused, ms (default 30 s; tests 0). */
+  listedTtlMs?: number;
 }
+
+/**
+ * Once a known-asset list was imported (`medsurface inventory import`), an exposed device nobody
+ * listed is itself a finding: the inventory adds it to each service of an unlisted asset, and
+ * counts the check as run on listed ones, so it resolves when the device is added to the list.
+ */
+export const UNLISTED_FINDING = {
+  id: 'asset-unlisted',
+  severity: 'medium',
+  title: 'Exposed device missing from the known-asset list',
+  confidence: 'confirmed',
+  evidence: { reason: 'the address is not in the imported asset inventory' },
+} as const;
 
 function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
@@ -221,6 +247,19 @@ export class KyselyInventory implements Inventory {
     this.kind = kind;
     this.location = location;
     this.now = opts.now ?? (() => new Date().toISOString());
+    this.listedTtlMs = opts.listedTtlMs ?? 30_000;
+  }
+
+  private readonly listedTtlMs: number;
+  private listed: { at: number; active: boolean } | null = null;
+
+  /** Whether any asset came from an imported known-asset list (cached for listedTtlMs). */
+  private async assetListActive(trx: Tx): Promise<boolean> {
+    const now = Date.now();
+    if (this.listed && now - this.listed.at < this.listedTtlMs) return this.listed.active;
+    const row = await trx.selectFrom('assets').select('id').where('listed', '=', 1).limit(1).executeTakeFirst();
+    this.listed = { at: now, active: row !== undefined };
+    return this.listed.active;
   }
 
   async migrate(): Promise<void> {
@@ -310,7 +349,8 @@ export class KyselyInventory implements Inventory {
     if (open.length === 0) return;
     await this.db.transaction().execute(async (trx) => {
       const cache = await this.prefetch(trx, open);
-      for (const rec of open) await this.writeRecord(trx, runId, rec, cache);
+      const listActive = await this.assetListActive(trx);
+      for (const rec of open) await this.writeRecord(trx, runId, listActive ? withListCheck(rec, cache.assets.get(rec.ip)) : rec, cache);
       await this.addEvents(trx, cache.events);
       for (const part of chunks(cache.serviceEvents)) await trx.insertInto('service_events').values(part).execute();
     });
