@@ -27,10 +27,11 @@ function options(over: Partial<ScanOptions> = {}): ScanOptions {
     ports,
     concurrency: 32,
     hostDelay: 0,
-    connectTimeout: 1000,
-    // Generous: the lab and the scanner share two cores with whatever else runs.
-    readTimeout: 2000,
-    sessionTimeout: 10000,
+    // Generous: the lab and the scanner share two cores with whatever else runs (seen: a load of
+    // 8 turned 1 s connects and 2 s reads into timeouts on healthy nodes).
+    connectTimeout: 3000,
+    readTimeout: 5000,
+    sessionTimeout: 15000,
     retries: 0,
     scope: BLOCK,
     emitClosed: true,
