@@ -1,7 +1,8 @@
 /**
  * `medsurface search QUERY`: the inventory's search language (src/inventory/search/), with
  * paging, sorting, host grouping and facets. A malformed query exits 2 with the query and a
- * caret under the bad token.
+ * caret under the bad token. Honeypot hosts are left out unless the query has a `honeypot:`
+ * term or --include-honeypots is given; the footer says so.
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
@@ -27,6 +28,7 @@ interface SearchOpts {
   sort?: string;
   facet: string[];
   assets?: boolean;
+  includeHoneypots?: boolean;
 }
 
 const out = (s: string): void => {
@@ -35,20 +37,22 @@ const out = (s: string): void => {
 
 const HELP = `
 Query language (AND is implied between terms):
-  ${FIELD_NAMES.filter((k) => FIELDS[k].kind !== 'unavailable')
-    .map((k) => `${k.padEnd(10)} ${FIELDS[k].help}`)
-    .join('\n  ')}
+  ${FIELD_NAMES.map((k) => `${k.padEnd(10)} ${FIELDS[k].help}`).join('\n  ')}
   "free text"  substring of vendor, product or host name (a bare word works too; * is a wildcard)
   OR, NOT or -, ( )   e.g.  (port:104 OR port:11112) -vendor:acme
   Times are UTC; a day is the whole day (lastseen>2026-11-01 means after that day); 7d, 12h, 2w are ages.
-  Not available yet: country, asn, org (attribution), tag (asset tags).
+  Honeypots and decoys are left out unless the query has a honeypot: term or --include-honeypots is given.
 
 Examples:
   medsurface search 'finding:dicom-any-ae severity>=high devicetype:pacs'
   medsurface search 'port:104,4242,11112 -product:* lastseen>7d' --sort -lastseen
   medsurface search 'protocol:dicom' --facet devicetype --facet product:20 --limit 0
   medsurface search '' --assets --sort -severity
+  medsurface search 'country:NL risk>=70 tag:radiology' --sort -risk --facet org
 `;
+
+/** Footer words when the default honeypot exclusion applied (see the help text for how to lift it). */
+const HONEYPOTS_LEFT_OUT = 'honeypots left out';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -57,7 +61,10 @@ function collect(value: string, previous: string[]): string[] {
 function facetTable(f: FacetResult): string {
   const t = makeTable([f.field, f.unit]);
   for (const b of f.buckets) t.push([String(b.value), String(b.count)]);
-  const notes = [`${f.total} ${f.unit} matched`, `${f.distinct} distinct value(s)${f.truncated ? ' (cut)' : ''}`];
+  const notes = [
+    `${f.total} ${f.unit} matched${f.honeypotsExcluded ? ` (${HONEYPOTS_LEFT_OUT})` : ''}`,
+    `${f.distinct} distinct value(s)${f.truncated ? ' (cut)' : ''}`,
+  ];
   if (f.missing > 0) notes.push(`${f.missing} without a ${f.field}`);
   return `${t.toString()}\n${notes.join(', ')}`;
 }
@@ -74,6 +81,7 @@ export function registerSearch(program: Command): void {
     .option('--sort <key>', `${SORT_KEYS.join(', ')}; a leading - sorts descending (default ip)`)
     .option('--facet <field[:count]>', `count matches per value (repeatable): ${FACET_FIELDS.join(', ')}`, collect, [])
     .option('--assets', 'one row per host that has a matching service')
+    .option('--include-honeypots', 'keep hosts judged honeypots or decoys in the results and facets')
     // A negated term (-vendor:acme) looks like an option to the shell parser: let it through as query text.
     .allowUnknownOption()
     .addHelpText('after', HELP)
@@ -89,9 +97,14 @@ export function registerSearch(program: Command): void {
           offset: o.offset,
           ...(o.sort !== undefined ? { sort: o.sort } : {}),
           assets: o.assets === true,
+          includeHoneypots: o.includeHoneypots === true,
         });
         const facetResults: FacetResult[] = [];
-        for (const f of facets) facetResults.push(await db.facets(query, f.field, { limit: f.limit, assets: o.assets === true }));
+        for (const f of facets) {
+          facetResults.push(
+            await db.facets(query, f.field, { limit: f.limit, assets: o.assets === true, includeHoneypots: o.includeHoneypots === true }),
+          );
+        }
         if (o.json) {
           out(JSON.stringify({ ...result, facets: facetResults }, null, 2));
           return;
@@ -100,7 +113,7 @@ export function registerSearch(program: Command): void {
           if (result.rows.length === 0) {
             out(result.offset > 0 && (result.total ?? 0) > 0 ? `No rows past offset ${result.offset}.` : 'No matches.');
           } else if (result.kind === 'services') {
-            const t = makeTable(['address', 'port', 'protocol', 'identified as', 'device', 'max severity', 'last seen']);
+            const t = makeTable(['address', 'port', 'protocol', 'identified as', 'device', 'max severity', 'risk', 'last seen']);
             for (const r of result.rows) {
               const own = identityText(r.vendor, r.product, r.version);
               t.push([
@@ -110,12 +123,13 @@ export function registerSearch(program: Command): void {
                 own || identityText(r.asset.vendor, r.asset.product) || '-',
                 r.asset.deviceType ?? r.deviceType ?? '-',
                 r.maxSeverity ?? '-',
+                String(r.risk),
                 r.lastSeen,
               ]);
             }
             out(t.toString());
           } else {
-            const t = makeTable(['address', 'vendor / product', 'device', 'matching ports', 'max severity', 'last seen']);
+            const t = makeTable(['address', 'vendor / product', 'device', 'matching ports', 'max severity', 'risk', 'last seen']);
             for (const r of result.rows) {
               t.push([
                 r.hostname ? `${r.ip} (${r.hostname})` : r.ip,
@@ -123,6 +137,7 @@ export function registerSearch(program: Command): void {
                 r.deviceType ?? '-',
                 r.ports.join(', '),
                 r.maxSeverity ?? '-',
+                String(r.risk),
                 r.lastSeen,
               ]);
             }
@@ -130,7 +145,8 @@ export function registerSearch(program: Command): void {
           }
           const unit = result.kind === 'assets' ? 'host(s)' : 'service(s)';
           const first = result.rows.length === 0 ? 0 : result.offset + 1;
-          out(`${first}-${result.offset + result.rows.length} of ${result.total ?? '?'} ${unit}, sorted by ${result.sort}; inventory ${db.location}`);
+          const left = result.honeypotsExcluded ? `, ${HONEYPOTS_LEFT_OUT}` : '';
+          out(`${first}-${result.offset + result.rows.length} of ${result.total ?? '?'} ${unit}, sorted by ${result.sort}${left}; inventory ${db.location}`);
         }
         for (const f of facetResults) out(facetTable(f));
       } finally {

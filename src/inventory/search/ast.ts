@@ -2,8 +2,13 @@
  * The search language's vocabulary and syntax tree. A query is a boolean expression over
  * service rows (one per ip, port): terms `key:value` (or `key>value`, ...), free text, AND
  * (implicit), OR, NOT / `-`, parentheses. The keys follow what Shodan users know (`port:`,
- * `product:`, `net:`, `vuln:`, `country:`), extended with the inventory's own (`finding:`,
- * `severity`, `devicetype:`, `lastseen`, `state:`).
+ * `product:`, `net:`, `vuln:`, `country:`, `asn:`, `org:`, `tag:`), extended with the
+ * inventory's own (`finding:`, `severity`, `devicetype:`, `lastseen`, `state:`, `risk`,
+ * `honeypot:`).
+ *
+ * Hosts judged to be honeypots or decoys are left out of every search and facet unless the
+ * query has a `honeypot:` term somewhere (then that term decides) or the caller includes them
+ * (`includeHoneypots`): see withHoneypotDefault.
  *
  * Every value is validated by the parser and carried here in typed form, so the compiler
  * (to-kysely.ts) never sees raw user text except as a bound parameter.
@@ -53,8 +58,8 @@ export const SEARCH_FINDING_STATES = ['open', 'resolved', 'unverified', 'accepte
 export type FieldKind =
   /** An address or CIDR prefix, IPv4 or IPv6. */
   | 'ip'
-  /** A port number; comparisons allowed. */
-  | 'port'
+  /** An integer in FieldDef.range; comparisons and inclusive ranges (`risk:40-69`) allowed. */
+  | 'number'
   /** One of a fixed list of lowercase words. */
   | 'enum'
   /** The ordered severity scale; comparisons allowed. */
@@ -65,18 +70,31 @@ export type FieldKind =
   | 'finding'
   /** A time: a UTC day, an instant, or a relative age (`7d`); comparisons allowed. */
   | 'time'
-  /** Parsed, but the data it needs is not in the inventory yet (compiling it is an error). */
-  | 'unavailable';
+  /** An ISO 3166-1 alpha-2 country code, any case. */
+  | 'country'
+  /** An autonomous system number, `AS1103` or `1103`. */
+  | 'asn'
+  /** A user tag (stored lower-case, see src/attribution/orgs.ts); `*` is a wildcard. */
+  | 'tag'
+  /** `true` or `false`. */
+  | 'bool';
+
+/** Bounds of a `number` field and what its values are called in errors. */
+export interface NumberRange {
+  min: number;
+  max: number;
+  noun: string;
+}
 
 export interface FieldDef {
   name: FieldName;
   kind: FieldKind;
   /** Allowed values of an `enum` field. */
   values?: readonly string[];
+  /** Bounds of a `number` field. */
+  range?: NumberRange;
   /** What a user reads in help and errors. */
   help: string;
-  /** For `unavailable` fields: why, and what brings it. */
-  unavailable?: string;
 }
 
 export const FIELD_NAMES = [
@@ -99,14 +117,36 @@ export const FIELD_NAMES = [
   'asn',
   'org',
   'tag',
+  'risk',
+  'honeypot',
 ] as const;
 export type FieldName = (typeof FIELD_NAMES)[number];
 
-const ATTRIBUTION = 'needs attribution (GeoIP/ASN and organisation ranges), which the inventory does not hold yet';
+/** Largest autonomous system number (32-bit, RFC 6793). */
+export const ASN_MAX = 4_294_967_295;
+
+/**
+ * Risk facet buckets (inclusive bounds), in scale order: 0 (no finding raised, docs/risk.md),
+ * then the CVSS v3 qualitative ranges scaled to the 0-100 score: low 1-39, medium 40-69, high
+ * 70-89, critical 90-100. Each label is also a valid `risk:` value, so `QUERY risk:40-69`
+ * lists a bucket's services.
+ */
+export const RISK_BUCKETS: readonly { label: string; min: number; max: number }[] = [
+  { label: '0', min: 0, max: 0 },
+  { label: '1-39', min: 1, max: 39 },
+  { label: '40-69', min: 40, max: 69 },
+  { label: '70-89', min: 70, max: 89 },
+  { label: '90-100', min: 90, max: 100 },
+];
 
 export const FIELDS: Readonly<Record<FieldName, FieldDef>> = {
   ip: { name: 'ip', kind: 'ip', help: 'address or CIDR prefix: ip:127.77.0.0/16' },
-  port: { name: 'port', kind: 'port', help: 'service port: port:104, port:104,4242, port>=1000' },
+  port: {
+    name: 'port',
+    kind: 'number',
+    range: { min: 1, max: 65535, noun: 'port number' },
+    help: 'service port: port:104, port:104,4242, port>=1000, port:1-1023',
+  },
   protocol: { name: 'protocol', kind: 'enum', values: PROBE_IDS, help: 'probe that identified the service: protocol:dicom' },
   status: { name: 'status', kind: 'enum', values: STATUSES, help: 'scan status of the service: status:protocol-error' },
   product: { name: 'product', kind: 'text', help: "the service's or its host's product: product:orthanc, product:orth*" },
@@ -139,14 +179,26 @@ export const FIELDS: Readonly<Record<FieldName, FieldDef>> = {
     help: 'last seen (UTC day, ISO time, or an age: 7d = 7 days ago): lastseen>2026-11-01, lastseen>7d',
   },
   firstseen: { name: 'firstseen', kind: 'time', help: 'first seen: firstseen>=2026-01-01, firstseen<30d' },
-  country: { name: 'country', kind: 'unavailable', help: 'country code: country:NL', unavailable: ATTRIBUTION },
-  asn: { name: 'asn', kind: 'unavailable', help: 'autonomous system: asn:AS1103', unavailable: ATTRIBUTION },
-  org: { name: 'org', kind: 'unavailable', help: 'network owner: org:"Example Hospital"', unavailable: ATTRIBUTION },
-  tag: {
-    name: 'tag',
-    kind: 'unavailable',
-    help: 'user tag: tag:radiology',
-    unavailable: 'needs asset tags (`medsurface inventory tag`), which the inventory does not hold yet',
+  country: {
+    name: 'country',
+    kind: 'country',
+    help: "host's country (ISO 3166-1 alpha-2, any case): country:NL, country:nl,de",
+  },
+  asn: { name: 'asn', kind: 'asn', help: "autonomous system announcing the host's address: asn:AS1103, asn:1103" },
+  org: { name: 'org', kind: 'text', help: 'organisation owning the host (orgs.yaml, else the AS owner): org:"Example Hospital", org:*clinic*' },
+  tag: { name: 'tag', kind: 'tag', help: "host's tag (lower-case; * is a wildcard): tag:radiology, tag:site-*" },
+  risk: {
+    name: 'risk',
+    kind: 'number',
+    range: { min: 0, max: 100, noun: 'risk score' },
+    help: "service's risk score 0-100: risk>=70, risk:40-69 (facet buckets: 0, 1-39, 40-69, 70-89, 90-100)",
+  },
+  honeypot: {
+    name: 'honeypot',
+    kind: 'bool',
+    help:
+      'host judged a honeypot or decoy: honeypot:true. Left out of results and facets unless the query has a ' +
+      'honeypot: term (honeypot:* keeps them with the rest) or they are included (--include-honeypots)',
   },
 };
 
@@ -173,16 +225,17 @@ export type TimeValue =
 
 /** One validated value of a term. */
 export type FieldValue =
-  /** `*` alone: the field has a value (for `port`, `lastseen`: always true). */
+  /** `*` alone: the field has a value (for `port`, `risk`, `honeypot`, `lastseen`: always true). */
   | { kind: 'any' }
   | { kind: 'ip'; lo: string; hi: string }
   | { kind: 'int'; value: number }
+  /** An inclusive range of a `number` field: `risk:40-69`. */
+  | { kind: 'range'; lo: number; hi: number }
+  | { kind: 'bool'; value: boolean }
   | { kind: 'enum'; value: string }
   /** Matched case-insensitively; `*` in `pattern` is a wildcard when `wildcard` is true (unquoted values). */
   | { kind: 'text'; pattern: string; wildcard: boolean }
-  | { kind: 'time'; time: TimeValue }
-  /** Value of an unavailable field, kept as typed. */
-  | { kind: 'raw'; value: string };
+  | { kind: 'time'; time: TimeValue };
 
 export interface TermNode {
   type: 'term';
@@ -228,6 +281,43 @@ export interface AllNode {
 }
 
 export type QueryNode = TermNode | TextNode | AndNode | OrNode | NotNode | AllNode;
+
+/** True when a term on `field` appears anywhere in the tree, negated or not. */
+export function mentionsField(node: QueryNode, field: FieldName): boolean {
+  switch (node.type) {
+    case 'term':
+      return node.field === field;
+    case 'and':
+    case 'or':
+      return node.children.some((c) => mentionsField(c, field));
+    case 'not':
+      return mentionsField(node.child, field);
+    default:
+      return false;
+  }
+}
+
+const NOWHERE: Span = { start: 0, end: 0 };
+
+/**
+ * The query as it runs: honeypots and decoys (assets.honeypot = 1) are left out, as they would
+ * inflate every count of exposed systems, unless `include` is set or the query has a
+ * `honeypot:` term anywhere, which then decides alone (`honeypot:true` lists only them,
+ * `honeypot:*` keeps them in with the rest).
+ */
+export function withHoneypotDefault(node: QueryNode, include: boolean): QueryNode {
+  if (include || mentionsField(node, 'honeypot')) return node;
+  const notHoneypot: QueryNode = {
+    type: 'term',
+    field: 'honeypot',
+    op: '=',
+    values: [{ kind: 'bool', value: false }],
+    span: NOWHERE,
+    keySpan: NOWHERE,
+  };
+  if (node.type === 'all') return notHoneypot;
+  return { type: 'and', children: [node, notHoneypot], span: node.span };
+}
 
 /**
  * A query the user got wrong, with where: `position` and `length` locate the bad token

@@ -8,16 +8,20 @@
  *
  * Buckets are ordered by count, then by value (numbers numerically, text by code point), in
  * JavaScript, so SQLite and PostgreSQL give the same order whatever their collations.
+ *
+ * Fields of the host (country, asn, org, tag, honeypot) count each matching service under its
+ * host's values. `risk` counts the service's own score in the bands of RISK_BUCKETS (0, 1-39,
+ * 40-69, 70-89, 90-100), each label a valid `risk:` value. Honeypot hosts are left out as in
+ * a search (ast.ts withHoneypotDefault): a `honeypot` facet shows a `true` bucket only when the
+ * query has a `honeypot:` term or includeHoneypots is set.
  */
 import { type Expression, type SelectQueryBuilder, sql } from 'kysely';
 import { UsageError } from '../../core/errors.js';
 import { SEVERITIES } from '../../core/types.js';
 import type { InventoryDatabase } from '../tables.js';
-import { type FieldName, fieldByKey, FIELDS, type QueryNode, SEARCH_LIMITS, type Span } from './ast.js';
-import { parseQuery } from './parser.js';
-import { matching, type SearchTarget } from './run-search.js';
+import { type FieldName, fieldByKey, type QueryNode, RISK_BUCKETS, SEARCH_LIMITS, type Span } from './ast.js';
+import { matching, type SearchTarget, searchTree } from './run-search.js';
 import { type CompileOptions, compileQuery, type ServicePredicate, severityRankSql } from './to-kysely.js';
-
 
 export const FACET_FIELDS = [
   'port',
@@ -34,6 +38,12 @@ export const FACET_FIELDS = [
   'state',
   'lastseen',
   'firstseen',
+  'country',
+  'asn',
+  'org',
+  'tag',
+  'risk',
+  'honeypot',
 ] as const satisfies readonly FieldName[];
 export type FacetField = (typeof FACET_FIELDS)[number];
 
@@ -46,10 +56,18 @@ export interface FacetOptions {
   assets?: boolean;
   /** Clock for relative times in the query, milliseconds since the epoch. */
   now?: number;
+  /** Keep honeypot hosts in the counts although the query has no `honeypot:` term. */
+  includeHoneypots?: boolean;
 }
 
+/** Fields every service has a value of: no `missing` count. */
+const ALWAYS_SET: readonly FacetField[] = ['port', 'status', 'lastseen', 'firstseen', 'risk', 'honeypot'];
+
 export interface FacetBucket {
-  /** A port is a number; days (lastseen, firstseen) are `YYYY-MM-DD`; the rest are text. */
+  /**
+   * Ports and AS numbers are numbers; days (lastseen, firstseen) are `YYYY-MM-DD`; countries
+   * upper case; risk a band label (`40-69`); honeypot `true` / `false`; the rest are text.
+   */
   value: string | number;
   count: number;
 }
@@ -66,6 +84,8 @@ export interface FacetResult {
   buckets: FacetBucket[];
   /** More than SEARCH_LIMITS.facetGroups distinct values: `distinct` and the tail are cut. */
   truncated: boolean;
+  /** Honeypot hosts were left out (the query has no `honeypot:` term and includeHoneypots was not set). */
+  honeypotsExcluded: boolean;
 }
 
 /** `port`, `port:20` (20 buckets), aliases allowed (`device`, `vuln`). */
@@ -75,7 +95,6 @@ export function parseFacetSpec(spec: string): { field: FacetField; limit: number
   if (m === null || def === undefined) {
     throw new UsageError(`facet "${spec}": write FIELD or FIELD:COUNT with a field among ${FACET_FIELDS.join(', ')}`);
   }
-  if (def.kind === 'unavailable') throw new UsageError(`facet ${def.name} is not available yet: it ${def.unavailable}`);
   if (!(FACET_FIELDS as readonly string[]).includes(def.name)) {
     throw new UsageError(`no facet on ${def.name}; facets: ${FACET_FIELDS.join(', ')}`);
   }
@@ -89,9 +108,9 @@ export function parseFacetSpec(spec: string): { field: FacetField; limit: number
 const NOWHERE: Span = { start: 0, end: 0 };
 
 /** `query AND extra`, compiled. */
-function withTerm(ast: QueryNode, query: string, extra: QueryNode, opts: CompileOptions): ServicePredicate {
+function withTerm(ast: QueryNode, extra: QueryNode, opts: CompileOptions): ServicePredicate {
   const both: QueryNode = { type: 'and', children: [ast, extra], span: NOWHERE };
-  return compileQuery(both, query, opts)!;
+  return compileQuery(both, opts)!;
 }
 
 function hasValue(field: FacetField): QueryNode {
@@ -111,8 +130,8 @@ export async function runFacet(target: SearchTarget, query: string, field: strin
   }
   const f = spec.field;
   const copts: CompileOptions = { now: opts.now ?? Date.now(), dialect: target.kind };
-  const ast = parseQuery(query);
-  const pred = compileQuery(ast, query, copts);
+  const { ast, excluded } = await searchTree(target, query, opts.includeHoneypots);
+  const pred = compileQuery(ast, copts);
   const assets = opts.assets === true;
   const unit = assets ? ('services.asset_id' as const) : ('services.id' as const);
 
@@ -129,6 +148,7 @@ export async function runFacet(target: SearchTarget, query: string, field: strin
   let pairs: Pairs;
   const m = () => matching(db, pred);
   const lowerOf = (e: Expression<string | null>) => sql<string>`lower(${e})`;
+  const withHost = () => m().innerJoin('assets', 'assets.id', 'services.asset_id');
   switch (f) {
     case 'port':
       pairs = m().select([`${unit} as u`, 'services.port as k', 'services.port as l']) as Pairs;
@@ -194,6 +214,44 @@ export async function runFacet(target: SearchTarget, query: string, field: strin
       unique = false;
       break;
     }
+    case 'country':
+      pairs = withHost()
+        .select((eb) => {
+          const code = eb.fn<string>('upper', [eb.ref('assets.country')]);
+          return [eb.ref(unit).as('u'), code.as('k'), code.as('l')];
+        })
+        .where('assets.country', 'is not', null) as unknown as Pairs;
+      break;
+    case 'asn':
+      pairs = withHost()
+        .select([`${unit} as u`, 'assets.asn as k', 'assets.asn as l'])
+        .where('assets.asn', 'is not', null) as unknown as Pairs;
+      break;
+    case 'org':
+      pairs = withHost()
+        .select((eb) => [eb.ref(unit).as('u'), lowerOf(eb.ref('assets.org')).as('k'), eb.ref('assets.org').as('l')])
+        .where('assets.org', 'is not', null) as unknown as Pairs;
+      break;
+    case 'honeypot':
+      pairs = withHost().select([`${unit} as u`, 'assets.honeypot as k', 'assets.honeypot as l']) as unknown as Pairs;
+      break;
+    case 'tag':
+      // One row per (service, tag): the (asset_id, tag) key makes each tag appear once per host.
+      pairs = m()
+        .innerJoin('asset_tags', 'asset_tags.asset_id', 'services.asset_id')
+        .select([`${unit} as u`, 'asset_tags.tag as k', 'asset_tags.tag as l']) as unknown as Pairs;
+      break;
+    case 'risk': {
+      // The band's index in RISK_BUCKETS: CASE WHEN risk <= 0 THEN 0 WHEN risk <= 39 THEN 1 ...
+      pairs = m().select((eb) => {
+        const [first, ...rest] = RISK_BUCKETS;
+        let band = eb.case().when('services.risk', '<=', first!.max).then(eb.lit(0 as number));
+        for (const [i, b] of rest.entries()) band = band.when('services.risk', '<=', b.max).then(eb.lit(i + 1));
+        const k = band.else(eb.lit(RISK_BUCKETS.length - 1)).end();
+        return [eb.ref(unit).as('u'), k.as('k'), k.as('l')];
+      }) as Pairs;
+      break;
+    }
     case 'severity': {
       // One row per matching service with an active finding: its highest severity's rank.
       pairs = m()
@@ -223,23 +281,40 @@ export async function runFacet(target: SearchTarget, query: string, field: strin
     .execute();
   const truncated = groups.length > SEARCH_LIMITS.facetGroups;
   let buckets: FacetBucket[] = groups.slice(0, SEARCH_LIMITS.facetGroups).map((g) => ({
-    value: f === 'port' ? Number(g.l) : f === 'severity' ? (SEVERITIES[Number(g.k) - 1] ?? String(g.k)) : String(g.l),
+    value: bucketValue(f, g.k, g.l),
     count: Number(g.n),
   }));
 
   let missing = 0;
   if (f === 'severity') {
     const none = await countUnits(
-      withTerm(ast, query, { type: 'term', field: 'severity', op: '=', values: [{ kind: 'enum', value: 'none' }], span: NOWHERE, keySpan: NOWHERE }, copts),
+      withTerm(ast, { type: 'term', field: 'severity', op: '=', values: [{ kind: 'enum', value: 'none' }], span: NOWHERE, keySpan: NOWHERE }, copts),
     );
     if (none > 0) buckets.push({ value: 'none', count: none });
-  } else if (FIELDS[f].kind !== 'port' && f !== 'status' && f !== 'lastseen' && f !== 'firstseen') {
-    missing = await countUnits(withTerm(ast, query, { type: 'not', child: hasValue(f), span: NOWHERE }, copts));
+  } else if (!ALWAYS_SET.includes(f)) {
+    missing = await countUnits(withTerm(ast, { type: 'not', child: hasValue(f), span: NOWHERE }, copts));
   }
 
   const distinct = buckets.length;
   buckets = buckets.sort(compareBuckets).slice(0, limit);
-  return { field: f, unit: assets ? 'assets' : 'services', total, missing, distinct, buckets, truncated };
+  return { field: f, unit: assets ? 'assets' : 'services', total, missing, distinct, buckets, truncated, honeypotsExcluded: excluded };
+}
+
+/** A bucket's value as FacetBucket documents it, from its grouping key `k` and label `l`. */
+function bucketValue(f: FacetField, k: string | number, l: string | number): string | number {
+  switch (f) {
+    case 'port':
+    case 'asn':
+      return Number(l);
+    case 'severity':
+      return SEVERITIES[Number(k) - 1] ?? String(k);
+    case 'risk':
+      return RISK_BUCKETS[Number(k)]?.label ?? String(k);
+    case 'honeypot':
+      return Number(k) === 1 ? 'true' : 'false';
+    default:
+      return String(l);
+  }
 }
 
 function compareBuckets(a: FacetBucket, b: FacetBucket): number {

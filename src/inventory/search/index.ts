@@ -10,11 +10,14 @@ export {
   FIELDS,
   type FieldDef,
   type FieldName,
+  mentionsField,
   type QueryNode,
+  RISK_BUCKETS,
   SEARCH_FINDING_STATES,
   SEARCH_LIMITS,
   SEARCH_SEVERITIES,
   SearchQueryError,
+  withHoneypotDefault,
 } from './ast.js';
 export {
   DEFAULT_FACET_LIMIT,
@@ -33,11 +36,13 @@ export {
   parseSort,
   runSearch,
   type SearchAssetRow,
+  type SearchHostAttribution,
   type SearchOptions,
   type SearchResult,
   type SearchServiceRow,
   type SearchTarget,
   SORT_KEYS,
   type SortKey,
+  searchTree,
 } from './run-search.js';
 export { type CompileOptions, compileQuery, likePattern, type ServicePredicate } from './to-kysely.js';

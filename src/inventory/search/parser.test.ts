@@ -1,13 +1,13 @@
 /**
  * The search language's lexer and parser: the trees it builds (precedence, negation, quoting,
- * comparisons, lists) and, for malformed queries, the error and the position it points at.
+ * comparisons, lists, ranges) and, for malformed queries, the error and the position it points
+ * at; and the default honeypot exclusion added to a parsed tree.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { type FieldValue, type QueryNode, SEARCH_LIMITS, SearchQueryError } from './ast.js';
+import { type FieldValue, mentionsField, type QueryNode, SEARCH_LIMITS, SearchQueryError, withHoneypotDefault } from './ast.js';
 import { parseQuery } from './parser.js';
-import { assertCompilable } from './to-kysely.js';
 
 function value(v: FieldValue): string {
   switch (v.kind) {
@@ -17,14 +17,16 @@ function value(v: FieldValue): string {
       return `[${v.lo}..${v.hi}]`;
     case 'int':
       return String(v.value);
+    case 'range':
+      return `${v.lo}..${v.hi}`;
+    case 'bool':
+      return String(v.value);
     case 'enum':
       return v.value;
     case 'text':
       return `${JSON.stringify(v.pattern)}${v.wildcard ? '~' : ''}`;
     case 'time':
       return v.time.kind === 'ago' ? `ago(${v.time.ms / 3_600_000}h)` : v.time.kind === 'day' ? `day(${v.time.start.slice(0, 10)})` : `at(${v.time.at})`;
-    case 'raw':
-      return `raw(${v.value})`;
   }
 }
 
@@ -95,7 +97,25 @@ describe('parse trees', () => {
     ['lastseen<2026-11-01T10:30+02:00', 'lastseen<at(2026-11-01T08:30:00.000Z)'],
     ['lastseen<2026-11-01T08:30:15.5', 'lastseen<at(2026-11-01T08:30:15.500Z)'],
     ['product:* -version:*', '(and product=* (not version=*))'],
-    ['country:NL tag:radiology', '(and country=raw(NL) tag=raw(radiology))'],
+    ['country:NL tag:radiology', '(and country=NL tag="radiology")'],
+    ['country:nl,De', 'country=NL|DE'],
+    ['country:*', 'country=*'],
+    ['asn:AS1103', 'asn=1103'],
+    ['asn:as1103,3320', 'asn=1103|3320'],
+    ['asn:4294967295', 'asn=4294967295'],
+    ['org:"Example Hospital"', 'org="Example Hospital"'],
+    ['org:*clinic*', 'org="*clinic*"~'],
+    ['tag:Radiology', 'tag="radiology"'],
+    ['tag:site-*,icu', 'tag="site-*"~|"icu"'],
+    ['tag:"a.b:c_d"', 'tag="a.b:c_d"'],
+    ['risk>=70', 'risk>=70'],
+    ['risk:0', 'risk=0'],
+    ['risk:40-69', 'risk=40..69'],
+    ['risk:0,90-100', 'risk=0|90..100'],
+    ['port:1-1023', 'port=1..1023'],
+    ['honeypot:true', 'honeypot=true'],
+    ['-honeypot:FALSE', '(not honeypot=false)'],
+    ['honeypot:*', 'honeypot=*'],
     ['hostname:*.example.org', 'hostname="*.example.org"~'],
     ['12:30', 'text:"12:30"'],
     ['ORTHANC', 'text:"ORTHANC"'],
@@ -176,7 +196,11 @@ describe('malformed queries point at the bad token', () => {
     fails('lastseen>*', 9, /compares with nothing/);
   });
   test('comparisons on fields that have no order', () => {
-    fails('product>orthanc', 7, /product takes no comparison ">"/, 1);
+    fails('product>orthanc', 7, /product takes no comparison ">": .*\(comparisons work on port, severity, lastseen, firstseen, risk\)/, 1);
+    fails('country>NL', 7, /country takes no comparison/);
+    fails('asn>=1000', 3, /asn takes no comparison ">="/);
+    fails('honeypot>false', 8, /honeypot takes no comparison/);
+    fails('tag<x', 3, /tag takes no comparison/);
     fails('version>=3.6', 7, /version takes no comparison ">="/, 2);
     fails('devicetype:>pacs', 10, /devicetype takes no comparison/);
   });
@@ -187,6 +211,26 @@ describe('malformed queries point at the bad token', () => {
     fails('ip:300.1.1.1', 3, /not an IP address or CIDR prefix/);
     fails('ip:127.0.0.0/33', 3, /not an IP address or CIDR prefix/);
     fails('finding:dicom/any-ae', 8, /"dicom\/any-ae" is not a finding id/);
+    fails('country:NLD', 8, /"NLD" is not a two-letter country code/, 3);
+    fails('country:N1', 8, /not a two-letter country code/);
+    fails('country:"N L"', 8, /not a two-letter country code/);
+    fails('asn:ASX', 4, /"ASX" is not an autonomous system number/);
+    fails('asn:4294967296', 4, /not an autonomous system number/);
+    fails('asn:AS-1', 4, /not an autonomous system number/);
+    fails('tag:Bad/Tag', 4, /"Bad\/Tag" is not a tag/);
+    fails('tag:"site-*"', 4, /is not a tag/);
+    fails('tag:-x', 4, /is not a tag/);
+    fails('honeypot:maybe', 9, /"maybe" is not true or false/);
+  });
+  test('numbers out of range, and ranges', () => {
+    fails('risk:101', 5, /^risk: "101" is not a risk score \(0-100\)$/, 3);
+    fails('risk>=abc', 6, /"abc" is not a risk score/);
+    fails('risk:-1', 5, /not a risk score/);
+    fails('risk:69-40', 5, /the range 69-40 is empty/);
+    fails('risk>=40-69', 6, /a range takes no comparison/);
+    fails('risk:40-101', 5, /not a risk score/);
+    fails('port:0-80', 5, /"0-80" is not a port number \(1-65535\)/);
+    fails('risk:1,,2', 7, /empty value in a comma list/);
   });
   test('missing values', () => {
     fails('product: port:104', 8, /product: needs a value/);
@@ -218,15 +262,28 @@ describe('malformed queries point at the bad token', () => {
   });
 });
 
-test('keys without data yet parse, and fail to compile pointing at the key', () => {
-  const q = 'port:104 country:NL';
-  const ast = parseQuery(q);
-  assert.throws(
-    () => assertCompilable(ast, q),
-    (e: unknown) =>
-      e instanceof SearchQueryError && e.position === 9 && e.length === 7 && /country: is not available yet; it needs attribution/.test(e.reason),
-  );
-  assert.throws(() => assertCompilable(parseQuery('-(tag:radiology)'), '-(tag:radiology)'), /tag: is not available yet; it needs asset tags/);
+describe('honeypots are left out unless the query names honeypot: or the caller includes them', () => {
+  const run = (q: string, include = false): string => show(withHoneypotDefault(parseQuery(q), include));
+  test('added to queries without a honeypot: term', () => {
+    assert.equal(run(''), 'honeypot=false');
+    assert.equal(run('port:104'), '(and port=104 honeypot=false)');
+    assert.equal(run('port:104 OR tag:icu'), '(and (or port=104 tag="icu") honeypot=false)');
+    assert.equal(run('"honeypot" honeypot'), '(and (and text:"honeypot"! text:"honeypot") honeypot=false)', 'free text is no honeypot: term');
+  });
+  test('a honeypot: term anywhere decides alone', () => {
+    assert.equal(run('honeypot:true'), 'honeypot=true');
+    assert.equal(run('port:104 -(vendor:acme OR honeypot:true)'), '(and port=104 (not (or vendor="acme" honeypot=true)))');
+    assert.equal(run('honeypot:*'), 'honeypot=*');
+    assert.equal(run('port:104 OR honeypot:false'), '(or port=104 honeypot=false)');
+  });
+  test('includeHoneypots leaves the tree as parsed', () => {
+    assert.equal(run('port:104', true), 'port=104');
+    assert.equal(run('', true), '(all)');
+  });
+  test('mentionsField looks through every level', () => {
+    assert.equal(mentionsField(parseQuery('a (b OR -(c risk>1))'), 'risk'), true);
+    assert.equal(mentionsField(parseQuery('a (b OR -(c port>1))'), 'risk'), false);
+  });
 });
 
 test('a long query shows the part around the bad token', () => {
@@ -243,7 +300,7 @@ test('a long query shows the part around the bad token', () => {
 });
 
 test('any input either parses or fails with a SearchQueryError inside the query', () => {
-  const alphabet = fc.constantFrom(...'port:104 ()"\\-*,<>=OR AND NOT product:orth ip:::1/ lastseen>7d severity>=high x'.split(''));
+  const alphabet = fc.constantFrom(...'port:104 ()"\\-*,<>=OR AND NOT product:orth ip:::1/ lastseen>7d severity>=high risk:40-69 asn:AS1 country:nl tag:a.b honeypot:true x'.split(''));
   fc.assert(
     fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.array(alphabet, { maxLength: 60 }).map((a) => a.join(''))), (q) => {
       try {

@@ -11,10 +11,13 @@
  */
 import { ipKeyRange } from '../ip-key.js';
 import {
+  ASN_MAX,
   type CompareOp,
   FIELD_ALIASES,
   FIELD_NAMES,
+  FIELDS,
   type FieldDef,
+  type FieldKind,
   type FieldValue,
   fieldByKey,
   type QueryNode,
@@ -36,6 +39,14 @@ const DAY_MS = 86_400_000;
 const AGO_UNITS: Record<string, number> = { h: 3_600_000, d: DAY_MS, w: 7 * DAY_MS };
 /** Longest relative time accepted: 100 years. */
 const AGO_MAX_MS = 100 * 365 * DAY_MS;
+
+/** Kinds that take `>`, `>=`, `<`, `<=`. */
+const COMPARABLE: readonly FieldKind[] = ['number', 'severity', 'time'];
+/** Kinds whose unquoted values may be comma lists of alternatives (their values never hold a comma). */
+const LISTABLE: readonly FieldKind[] = ['number', 'enum', 'severity', 'finding', 'country', 'asn', 'tag', 'bool'];
+const COMPARABLE_NAMES = FIELD_NAMES.filter((n) => COMPARABLE.includes(FIELDS[n].kind)).join(', ');
+/** A tag as src/attribution/orgs.ts allows it, with `*` wildcards. */
+const TAG_QUERY = /^[a-z0-9*][a-z0-9*._:-]{0,63}$/;
 
 class Parser {
   private readonly tokens: Token[];
@@ -172,15 +183,13 @@ class Parser {
     if (t.value.length > SEARCH_LIMITS.valueChars) {
       this.fail(t.valueSpan, `value longer than ${SEARCH_LIMITS.valueChars} characters`);
     }
-    const comparable = field.kind === 'port' || field.kind === 'severity' || field.kind === 'time';
-    if (t.op !== '=' && !comparable) {
+    if (t.op !== '=' && !COMPARABLE.includes(field.kind)) {
       this.fail(
         t.opSpan,
-        `${field.name} takes no comparison "${t.op}": write ${t.key}:value (comparisons work on port, severity, lastseen, firstseen)`,
+        `${field.name} takes no comparison "${t.op}": write ${t.key}:value (comparisons work on ${COMPARABLE_NAMES})`,
       );
     }
-    // Comma lists of alternatives: unquoted values of fields whose values never hold a comma.
-    const listable = t.op === '=' && !t.quoted && (field.kind === 'port' || field.kind === 'enum' || field.kind === 'severity' || field.kind === 'finding');
+    const listable = t.op === '=' && !t.quoted && LISTABLE.includes(field.kind);
     const parts: { text: string; span: Span }[] = [];
     if (listable && t.value.includes(',')) {
       let at = t.valueSpan.start;
@@ -203,7 +212,6 @@ class Parser {
 
   /** Reads one value of `field`, or fails pointing at it. */
   private value(field: FieldDef, key: string, op: CompareOp, text: string, quoted: boolean, span: Span): FieldValue {
-    if (field.kind === 'unavailable') return { kind: 'raw', value: text };
     if (text === '*' && !quoted) {
       if (op !== '=') this.fail(span, `${key}${op}* compares with nothing: write ${key}:* for "has a value"`);
       return { kind: 'any' };
@@ -217,12 +225,8 @@ class Parser {
           throw new SearchQueryError(this.query, span, `${key}: "${text}" is not an IP address or CIDR prefix`, { cause: err });
         }
       }
-      case 'port': {
-        if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
-          this.fail(span, `${key}: "${text}" is not a port number (1-65535)`);
-        }
-        return { kind: 'int', value: Number(text) };
-      }
+      case 'number':
+        return this.number(field, key, op, text, span);
       case 'enum':
       case 'severity': {
         const v = text.toLowerCase();
@@ -248,7 +252,55 @@ class Parser {
       }
       case 'time':
         return { kind: 'time', time: this.time(key, op, text, span) };
+      case 'country':
+        if (!/^[A-Za-z]{2}$/.test(text)) this.fail(span, `${key}: "${text}" is not a two-letter country code (like NL or de)`);
+        // Codes are stored upper case (ISO 3166-1 alpha-2); the compiler still matches any case.
+        return { kind: 'enum', value: text.toUpperCase() };
+      case 'asn': {
+        const m = /^(?:AS)?(\d{1,10})$/i.exec(text);
+        if (m === null || Number(m[1]) > ASN_MAX) {
+          this.fail(span, `${key}: "${text}" is not an autonomous system number (like AS1103 or 1103)`);
+        }
+        return { kind: 'int', value: Number(m[1]) };
+      }
+      case 'tag': {
+        const tag = text.toLowerCase();
+        if (!TAG_QUERY.test(tag) || (quoted && tag.includes('*'))) {
+          this.fail(
+            span,
+            `${key}: "${text}" is not a tag (1-64 characters: letters, digits, . _ : -, starting with a letter or digit; * is a wildcard)`,
+          );
+        }
+        return { kind: 'text', pattern: tag, wildcard: !quoted && tag.includes('*') };
+      }
+      case 'bool': {
+        const v = text.toLowerCase();
+        if (v !== 'true' && v !== 'false') this.fail(span, `${key}: "${text}" is not true or false`);
+        return { kind: 'bool', value: v === 'true' };
+      }
     }
+  }
+
+  /** A number of a `number` field (`104`), or with `=` an inclusive range (`40-69`). */
+  private number(field: FieldDef, key: string, op: CompareOp, text: string, span: Span): FieldValue {
+    const r = field.range ?? { min: 0, max: Number.MAX_SAFE_INTEGER, noun: 'number' };
+    const bad = `${key}: "${text}" is not a ${r.noun} (${r.min}-${r.max})`;
+    const inRange = (n: number) => n >= r.min && n <= r.max;
+    const one = /^\d{1,6}$/.exec(text);
+    if (one) {
+      if (!inRange(Number(text))) this.fail(span, bad);
+      return { kind: 'int', value: Number(text) };
+    }
+    const both = /^(\d{1,6})-(\d{1,6})$/.exec(text);
+    if (both) {
+      const lo = Number(both[1]);
+      const hi = Number(both[2]);
+      if (!inRange(lo) || !inRange(hi)) this.fail(span, bad);
+      if (op !== '=') this.fail(span, `${key}${op}${text}: a range takes no comparison; write ${key}:${text}`);
+      if (lo > hi) this.fail(span, `${key}: the range ${text} is empty (write the low bound first)`);
+      return { kind: 'range', lo, hi };
+    }
+    return this.fail(span, bad);
   }
 
   private time(key: string, op: CompareOp, text: string, span: Span): TimeValue {

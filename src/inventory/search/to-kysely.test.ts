@@ -10,9 +10,10 @@ import { type CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kyse
 import pg from 'pg';
 import { KyselyInventory } from '../kysely-store.js';
 import type { InventoryDatabase } from '../tables.js';
+import { withHoneypotDefault } from './ast.js';
 import { parseQuery } from './parser.js';
 import { matching } from './run-search.js';
-import { compileQuery, likePattern } from './to-kysely.js';
+import { caseVariants, compileQuery, likePattern } from './to-kysely.js';
 
 test('LIKE patterns: % _ and \\ are literal, * is the wildcard only when asked', () => {
   assert.equal(likePattern('100%_x\\y', false), '100\\%\\_x\\\\y');
@@ -28,6 +29,11 @@ const hostile = [
   'robert\\"); --',
 ];
 
+test('country codes match in any case through their four spellings', () => {
+  assert.deepEqual(caseVariants('NL'), ['NL', 'nl', 'Nl', 'nL']);
+  assert.deepEqual(caseVariants('de'), ['DE', 'de', 'De', 'dE']);
+});
+
 test('user values are bound parameters on both dialects, never SQL text', () => {
   const sqlite = new Kysely<InventoryDatabase>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) });
   // Compiling needs no connection: the pool is never asked for one.
@@ -38,14 +44,21 @@ test('user values are bound parameters on both dialects, never SQL text', () => 
   ] as const) {
     for (const v of hostile) {
       const quoted = v.replace(/["\\]/g, '\\$&');
-      const q = `product:"${quoted}" vendor:"${quoted}*" "${quoted}" hostname:"${quoted}" version:"${quoted}" cpe:"${quoted}"`;
-      const pred = compileQuery(parseQuery(q), q, { now: 0, dialect });
+      const q = `product:"${quoted}" vendor:"${quoted}*" "${quoted}" hostname:"${quoted}" version:"${quoted}" cpe:"${quoted}" org:"${quoted}" org:"*${quoted}"`;
+      const pred = compileQuery(parseQuery(q), { now: 0, dialect });
       const compiled = matching(db, pred).selectAll().compile();
       for (const fragment of [v, `'1'='1`, 'DROP TABLE', '50%']) {
         assert.ok(!compiled.sql.includes(fragment), `"${fragment}" leaked into SQL: ${compiled.sql}`);
       }
       assert.ok(compiled.parameters.includes(v), `the value is a parameter: ${JSON.stringify(compiled.parameters)}`);
     }
+    // The new keys' values travel as parameters too.
+    const q = 'country:nl asn:AS1103 tag:site-* tag:icu risk:40-69 risk>=7 honeypot:true';
+    const compiled = matching(db, compileQuery(parseQuery(q), { now: 0, dialect })).selectAll().compile();
+    for (const v of ['NL', 'nl', 1103, 'site-%', 'icu', 40, 69, 7]) {
+      assert.ok(compiled.parameters.includes(v), `${dialect}: ${JSON.stringify(v)} is a parameter: ${JSON.stringify(compiled.parameters)}`);
+    }
+    assert.ok(!/site|icu|1103|'nl'/i.test(compiled.sql), compiled.sql);
   }
   void sqlite.destroy();
   void postgres.destroy();
@@ -57,8 +70,10 @@ test('typical terms are index lookups on SQLite', async () => {
   const inv = new KyselyInventory(db, 'sqlite', ':memory:');
   try {
     await inv.migrate();
+    /** The plan of `q` as a search runs it: with the default honeypot exclusion. */
     const plan = (q: string): string => {
-      const compiled = matching(db, compileQuery(parseQuery(q), q, { now: Date.parse('2026-11-15T00:00:00Z'), dialect: 'sqlite' }))
+      const ast = withHoneypotDefault(parseQuery(q), false);
+      const compiled = matching(db, compileQuery(ast, { now: Date.parse('2026-11-15T00:00:00Z'), dialect: 'sqlite' }))
         .select('services.id')
         .compile();
       const rows = sqlite.prepare(`EXPLAIN QUERY PLAN ${compiled.sql}`).all(...(compiled.parameters as unknown[])) as { detail: string }[];
@@ -75,11 +90,20 @@ test('typical terms are index lookups on SQLite', async () => {
       ['firstseen<2026-01-01', [/SEARCH services USING (COVERING )?INDEX services_first_seen_idx/]],
       ['severity>=high', [/SEARCH findings USING (COVERING )?INDEX findings_state_idx/]],
       ['-finding:* port:104', [/SEARCH services USING (COVERING )?INDEX services_port_idx/, /SEARCH findings/]],
+      ['country:NL', [/SEARCH assets USING (COVERING )?INDEX assets_country_idx \(country=\?\)/]],
+      ['asn:AS1103', [/SEARCH assets USING (COVERING )?INDEX assets_asn_idx \(asn=\?\)/]],
+      ['tag:radiology', [/SEARCH asset_tags USING COVERING INDEX asset_tags_tag_idx \(tag=\?\)/]],
+      ['risk>=70', [/SEARCH services USING (COVERING )?INDEX services_risk_idx \(risk>\?\)/]],
+      ['risk:40-69', [/SEARCH services USING (COVERING )?INDEX services_risk_idx \(risk>\? AND risk<\?\)/]],
+      // Explicit honeypot:true: the honeypots' ids drive the services lookup by host.
+      ['honeypot:true', [/SEARCH services USING (COVERING )?INDEX services_asset_idx \(asset_id=\?\)/]],
     ];
     for (const [q, wants] of cases) {
       const p = plan(q);
       for (const want of wants) assert.match(p, want, `${q}:\n${p}`);
       assert.ok(!/SCAN services\b/.test(p), `${q} scans services:\n${p}`);
+      // The default exclusion is the short list of honeypot hosts, built once: never the driver.
+      if (!q.startsWith('honeypot:')) assert.match(p, /LIST SUBQUERY \d+\n.*SCAN assets/, `${q}:\n${p}`);
     }
   } finally {
     await inv.close();
@@ -129,6 +153,50 @@ test('per-service finding lookups (severity sort, page severities, finishRun) le
     const finish = await plans(() => inv.finishRun('r-1', 'completed', { stats: {} }));
     assert.match(finish, /SEARCH findings USING (COVERING )?INDEX findings_service_state_idx \(service_id=\? AND state=\?\)/, finish);
     for (const p of [sorted, hosts, finish]) assert.ok(!/findings USING .*INDEX findings_state_idx \(state=\?\)\n.*CORRELATED/.test(p), p);
+  } finally {
+    await inv.close();
+  }
+});
+
+test('the honeypot exclusion reaches the SQL only when some host is flagged', async () => {
+  const sqlite = new Database(':memory:');
+  const sent: CompiledQuery[] = [];
+  const db = new Kysely<InventoryDatabase>({
+    dialect: new SqliteDialect({ database: sqlite }),
+    log: (e) => {
+      if (e.level === 'query') sent.push(e.query);
+    },
+  });
+  const inv = new KyselyInventory(db, 'sqlite', ':memory:');
+  try {
+    await inv.migrate();
+    await inv.createRun({ id: 'r-1', profile: 'safe', targets: [], options: {}, totalTargets: 0 });
+    for (const ip of ['127.77.0.10', '127.77.0.11']) {
+      await inv.recordService('r-1', {
+        ip,
+        port: 104,
+        protocol: 'dicom',
+        status: 'success',
+        timestamp: '2026-11-01T00:00:00.000Z',
+        findings: [],
+        data: {},
+      });
+    }
+    /** Statements a call sends that test the honeypot flag, and its answer. */
+    const run = async (call: () => Promise<{ total: number | null; honeypotsExcluded: boolean }>) => {
+      sent.length = 0;
+      const r = await call();
+      return { total: r.total, excluded: r.honeypotsExcluded, filtered: sent.filter((q) => q.sql.includes('"honeypot" = ')).length };
+    };
+    // Nothing flagged: one early-stopping lookup, then plain statements.
+    assert.deepEqual(await run(() => inv.search('port:104')), { total: 2, excluded: true, filtered: 1 });
+    assert.deepEqual(await run(() => inv.facets('port:104', 'port')), { total: 2, excluded: true, filtered: 1 });
+    await db.updateTable('assets').set({ honeypot: 1 }).where('ip', '=', '127.77.0.11').execute();
+    const flagged = await run(() => inv.search('port:104'));
+    assert.equal(flagged.total, 1);
+    assert.ok(flagged.filtered >= 3, `the page and the count carry the exclusion (${flagged.filtered} statements)`);
+    assert.deepEqual(await run(() => inv.search('port:104', { includeHoneypots: true })), { total: 2, excluded: false, filtered: 0 });
+    assert.deepEqual(await run(() => inv.facets('port:104 honeypot:*', 'port')), { total: 2, excluded: false, filtered: 0 });
   } finally {
     await inv.close();
   }

@@ -1,7 +1,8 @@
 /**
  * Compiles a query's syntax tree into one Kysely boolean expression over the `services` table.
  * No SQL text is built from user input: every value is a bound parameter, and the only SQL
- * written by hand here is the `LIKE ... ESCAPE` form, which Kysely has no builder for.
+ * written by hand here is the `LIKE ... ESCAPE` form, which Kysely has no builder for, and
+ * constant `lower(...)` / `1 = 1` fragments.
  *
  * Two rules make the result the same on SQLite and PostgreSQL:
  * - Every leaf is two-valued (never NULL): nullable columns are tested `IS NOT NULL AND ...`,
@@ -11,37 +12,33 @@
  *   engines (PostgreSQL's LIKE is case-sensitive, SQLite's is not for ASCII). Case folding of
  *   non-ASCII letters is the engine's own: SQLite's lower() folds ASCII only.
  *
- * Conditions on the host (its fused product, vendor, device type, host name) and on findings
- * are subqueries, in the form each engine plans well (the results are the same, both keys
- * being NOT NULL):
- * - SQLite: `services.asset_id IN (SELECT id FROM assets WHERE ...)`, `services.id IN (SELECT
- *   service_id FROM findings WHERE ...)`. Its planner drives the query from the subquery's
- *   index (or unions the two sides of an OR, "MULTI-INDEX OR"), where a correlated EXISTS would
- *   probe once per service.
+ * Conditions on the host (its fused product, vendor, device type, host name, attribution,
+ * honeypot verdict), on its tags and on findings are subqueries, in the form each engine plans
+ * well (the results are the same, both keys being NOT NULL):
+ * - SQLite: `services.asset_id IN (SELECT id FROM assets WHERE ...)` (likewise asset_tags),
+ *   `services.id IN (SELECT service_id FROM findings WHERE ...)`. Its planner drives the query
+ *   from the subquery's index (or unions the two sides of an OR, "MULTI-INDEX OR"), where a
+ *   correlated EXISTS would probe once per service.
  * - PostgreSQL: correlated `EXISTS (SELECT 1 FROM assets WHERE assets.id = services.asset_id
  *   AND ...)`. An IN subquery that cannot become a semi-join (under OR or NOT) is run as a
  *   SubPlan, hashed only when its result fits in work_mem; otherwise it is rescanned for every
  *   service (seen: cost 5.7e9, minutes, at 1.2 million services). EXISTS becomes a semi- or
  *   anti-join at the top, and one index probe per row elsewhere.
+ *
+ * `honeypot:false` (also the default exclusion, ast.ts withHoneypotDefault) is compiled as
+ * NOT (the host is a honeypot): honeypots are few, so SQLite builds the short list of their
+ * ids once and the rest of the query keeps driving the plan.
  */
 import { type Expression, type ExpressionBuilder, type SqlBool, sql } from 'kysely';
 import { SEVERITIES, type Severity } from '../../core/types.js';
 import type { DialectKind } from '../migrations/index.js';
 import type { InventoryDatabase } from '../tables.js';
-import {
-  type CompareOp,
-  FIELDS,
-  type FieldValue,
-  type QueryNode,
-  SEARCH_SEVERITIES,
-  SearchQueryError,
-  type TermNode,
-  type TimeValue,
-} from './ast.js';
+import { type CompareOp, type FieldValue, type QueryNode, SEARCH_SEVERITIES, type TermNode, type TimeValue } from './ast.js';
 
 type ServicesEb = ExpressionBuilder<InventoryDatabase, 'services'>;
 type AssetsEb = ExpressionBuilder<InventoryDatabase, 'services' | 'assets'>;
 type FindingsEb = ExpressionBuilder<InventoryDatabase, 'services' | 'findings'>;
+type TagsEb = ExpressionBuilder<InventoryDatabase, 'services' | 'asset_tags'>;
 /** A compiled query: a WHERE callback for `selectFrom('services')`. */
 export type ServicePredicate = (eb: ServicesEb) => Expression<SqlBool>;
 
@@ -69,31 +66,11 @@ export function likePattern(text: string, wildcard: boolean): string {
 const TRUE = sql<SqlBool>`1 = 1`;
 const FALSE = sql<SqlBool>`1 = 0`;
 
-/** Throws SearchQueryError at the first key whose data the inventory does not hold yet. */
-export function assertCompilable(node: QueryNode, query: string): void {
-  switch (node.type) {
-    case 'term': {
-      const f = FIELDS[node.field];
-      if (f.kind === 'unavailable') {
-        throw new SearchQueryError(query, node.keySpan, `${f.name}: is not available yet; it ${f.unavailable}`);
-      }
-      return;
-    }
-    case 'and':
-    case 'or':
-      for (const c of node.children) assertCompilable(c, query);
-      return;
-    case 'not':
-      assertCompilable(node.child, query);
-      return;
-    default:
-      return;
-  }
-}
-
-/** Compiles `node` (from parseQuery) into a predicate on services; null for the empty query. */
-export function compileQuery(node: QueryNode, query: string, opts: CompileOptions): ServicePredicate | null {
-  assertCompilable(node, query);
+/**
+ * Compiles `node` (from parseQuery, after withHoneypotDefault when honeypots are to be left
+ * out) into a predicate on services; null for the empty query.
+ */
+export function compileQuery(node: QueryNode, opts: CompileOptions): ServicePredicate | null {
   if (node.type === 'all') return null;
   return (eb) => compileNode(eb, node, opts);
 }
@@ -169,6 +146,39 @@ function hostWhere(eb: ServicesEb, opts: CompileOptions, cond: (a: AssetsEb) => 
     );
   }
   return eb('services.asset_id', 'in', eb.selectFrom('assets').select('assets.id').where(cond));
+}
+
+/** The service's host has a tag meeting `cond`. */
+function tagWhere(eb: ServicesEb, opts: CompileOptions, cond: (t: TagsEb) => Expression<SqlBool>): Expression<SqlBool> {
+  if (opts.dialect === 'postgres') {
+    return eb.exists(
+      eb
+        .selectFrom('asset_tags')
+        .select(sql.lit(1).as('one'))
+        .whereRef('asset_tags.asset_id', '=', 'services.asset_id')
+        .where(cond),
+    );
+  }
+  return eb('services.asset_id', 'in', eb.selectFrom('asset_tags').select('asset_tags.asset_id').where(cond));
+}
+
+/** The four spellings of a two-letter code (`NL`, `nl`, `Nl`, `nL`): any-case equality that the column's index serves. */
+export function caseVariants(code: string): string[] {
+  const [a = '', b = ''] = [...code.toUpperCase()];
+  const lo = (c: string) => c.toLowerCase();
+  return [...new Set([a + b, lo(a) + lo(b), a + lo(b), lo(a) + b])];
+}
+
+/** `col op value`, or `col BETWEEN lo AND hi` for a range, on a NOT NULL integer column. */
+function numberTerm(
+  eb: ServicesEb,
+  col: 'services.port' | 'services.risk',
+  op: CompareOp,
+  v: FieldValue,
+): Expression<SqlBool> {
+  if (v.kind === 'range') return eb.between(col, v.lo, v.hi);
+  if (v.kind === 'int') return eb(col, op, v.value);
+  return TRUE;
 }
 
 /** Active findings: observed open and not triaged by the user (what `finding:` and `severity` look at). */
@@ -258,8 +268,9 @@ function compileTerm(eb: ServicesEb, node: TermNode, v: FieldValue, opts: Compil
       if (v.kind !== 'ip') return TRUE;
       return eb.and([eb('services.ip_key', '>=', v.lo), eb('services.ip_key', '<=', v.hi)]);
     case 'port':
-      if (v.kind !== 'int') return TRUE;
-      return eb('services.port', node.op, v.value);
+      return numberTerm(eb, 'services.port', node.op, v);
+    case 'risk':
+      return numberTerm(eb, 'services.risk', node.op, v);
     case 'protocol':
       return any ? eb('services.protocol', 'is not', null) : equalsNullable(s('protocol'), enumValue(v));
     case 'status':
@@ -305,11 +316,26 @@ function compileTerm(eb: ServicesEb, node: TermNode, v: FieldValue, opts: Compil
       return timeTerm(eb, node.field === 'lastseen' ? 'services.last_seen' : 'services.first_seen', node.op, v.time, opts);
     }
     case 'country':
+      return hostWhere(eb, opts, (a) =>
+        any ? a('assets.country', 'is not', null) : a('assets.country', 'in', caseVariants(enumValue(v))),
+      );
     case 'asn':
+      return hostWhere(eb, opts, (a) => (v.kind === 'int' ? a('assets.asn', '=', v.value) : a('assets.asn', 'is not', null)));
     case 'org':
-    case 'tag':
-      // assertCompilable refused these before any SQL was built.
-      throw new Error(`unavailable search key ${node.field} reached the compiler`);
+      return hostWhere(eb, opts, (a) => (any ? a('assets.org', 'is not', null) : textMatch(a.ref('assets.org'), textValue(v))));
+    case 'tag': {
+      if (any) return tagWhere(eb, opts, () => TRUE);
+      const t = textValue(v);
+      // Tags are stored lower-case and the parser lowered the value: plain equality uses the tag index.
+      return tagWhere(eb, opts, (g) =>
+        t.wildcard ? likeMatch(g.ref('asset_tags.tag'), likePattern(t.pattern, true)) : g('asset_tags.tag', '=', t.pattern),
+      );
+    }
+    case 'honeypot': {
+      if (v.kind !== 'bool') return TRUE;
+      const honeypot = hostWhere(eb, opts, (a) => a('assets.honeypot', '=', 1));
+      return v.value ? honeypot : eb.not(honeypot);
+    }
   }
 }
 
