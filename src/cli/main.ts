@@ -9,6 +9,7 @@ import { registerAttribute } from './commands/attribute.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDiff } from './commands/diff.js';
+import { registerExport } from './commands/export.js';
 import { registerInventory } from './commands/inventory.js';
 import { registerLab } from './commands/lab.js';
 import { registerMonitor, registerStop } from './commands/monitor.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerRescore(program);
   registerAttribute(program);
   registerDiff(program);
+  registerExport(program);
   registerMonitor(program);
   registerStop(program);
   return program;
