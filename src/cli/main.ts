@@ -17,6 +17,7 @@ import { registerRescore } from './commands/rescore.js';
 import { registerScan } from './commands/scan.js';
 import { registerSchema } from './commands/schema.js';
 import { registerSearch } from './commands/search.js';
+import { registerTargets } from './commands/targets.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerAttribute(program);
   registerDiff(program);
   registerExport(program);
+  registerTargets(program);
   registerMonitor(program);
   registerStop(program);
   return program;

@@ -35,6 +35,8 @@ export interface ScanConfig {
   probeOptions: Record<string, unknown>;
   /** Known vulnerabilities by product and version (findings with confidence `version`). */
   vulnDb?: VulnDb;
+  /** Imported L4 discovery (ZMap -> ZGrab2): a host's ports are these instead of `ports`. */
+  portsFor?: (ip: string) => readonly number[];
   /** Country/AS/organisation of an address (src/attribution/), added to every open record. */
   attribute?: (ip: string) => RecordAttribution;
   /** Default-credential attempts (intrusive profile only; src/credentials/). */
@@ -267,7 +269,7 @@ function withAsset(rec: ServiceRecord, asset: ServiceRecord['asset'], attributio
 export async function scanHost(target: HostTarget, cfg: ScanConfig): Promise<ServiceRecord[]> {
   const host = newHostState(cfg.credentials?.budget);
   const outcomes: ServiceOutcome[] = [];
-  const ports = [...cfg.ports];
+  const ports = [...(cfg.portsFor?.(target.ip) ?? cfg.ports)];
   let next = 0;
   const worker = async () => {
     while (next < ports.length && !cfg.signal.aborted) {

@@ -22,6 +22,7 @@ import { padAe } from '../../probes/dicom/parse.js';
 import { Attributor, type Attribution } from '../../attribution/index.js';
 import { CREDENTIAL_DEFAULTS } from '../../credentials/attempt.js';
 import { defaultStopDir, registerRun, watchStop } from '../../monitor/stop.js';
+import { type DiscoveryKind, describeDiscovery, loadDiscovered } from '../../scope/discovery/index.js';
 import { TargetSet, assertInScope, loadIpSetSpecs, makeScopeGuard } from '../../scope/index.js';
 import { intOption, listOption, parsePorts } from '../options.js';
 
@@ -63,6 +64,25 @@ export interface ScanOptions {
   geoip?: string[];
   asn?: string[];
   orgs?: string;
+  /** Imported L4 discovery (ZMap -> ZGrab2 pattern): only the open ports found are probed. */
+  fromMasscan?: string;
+  fromZmap?: string;
+  fromNmap?: string;
+  fromList?: string;
+}
+
+/** The one `--from-*` option given, or null; more than one is a usage error. */
+function discoveryOf(o: ScanOptions): { kind: DiscoveryKind; file: string } | null {
+  const given = (
+    [
+      ['masscan', o.fromMasscan],
+      ['zmap', o.fromZmap],
+      ['nmap', o.fromNmap],
+      ['list', o.fromList],
+    ] as const
+  ).filter(([, f]) => f !== undefined);
+  if (given.length > 1) throw new UsageError('give one of --from-masscan, --from-zmap, --from-nmap, --from-list');
+  return given.length === 1 ? { kind: given[0]![0], file: given[0]![1]! } : null;
 }
 
 /** The part of an attribution a record and the inventory keep (contacts stay in orgs.yaml). */
@@ -111,6 +131,8 @@ interface StoredScanOptions {
   retries: number;
   credentials?: { enabled: boolean; budget: number; delayMs: number; weak: boolean };
   attribution?: { geoip: string[]; asn: string[]; orgs?: string };
+  /** The discovery file the targets came from, with its hash (a resume must read the same file). */
+  from?: { kind: DiscoveryKind; file: string; sha256: string | null; ports?: number[] };
 }
 
 export interface ScanSummary {
@@ -166,6 +188,7 @@ function buildStored(targets: string[], o: ScanOptions): StoredScanOptions {
     ...(o.contact ? { contact: o.contact } : {}),
     seed,
     credentials: { enabled: profile === 'intrusive' && o.credentials !== false, budget, delayMs, weak: o.weakPasswords !== false },
+    ...(discoveryOf(o) ? { from: { ...discoveryOf(o)!, sha256: null, ...(o.ports ? { ports } : {}) } } : {}),
     ...((o.geoip?.length ?? 0) > 0 || (o.asn?.length ?? 0) > 0 || o.orgs
       ? { attribution: { geoip: o.geoip ?? [], asn: o.asn ?? [], ...(o.orgs ? { orgs: o.orgs } : {}) } }
       : {}),
@@ -195,16 +218,37 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
       resume = (run.checkpoint as Checkpoint | null) ?? { seed: stored.seed, resumeFrom: 0, done: [] };
       runId = run.id;
     } else {
-      if (targetSpecs.length === 0) throw new UsageError('no targets given (addresses, CIDRs, ranges, names, @file or -)');
-      stored = buildStored(targetSpecs, o);
+      const from = discoveryOf(o);
+      if (from && targetSpecs.length > 0) throw new UsageError(`--from-${from.kind} gives the targets: give no others`);
+      if (!from && targetSpecs.length === 0) throw new UsageError('no targets given (addresses, CIDRs, ranges, names, @file or -)');
+      stored = buildStored(from ? [`--from-${from.kind} ${from.file}`] : targetSpecs, o);
     }
 
-    const targets = await TargetSet.fromSpecs(stored.targets, {
-      ...(stored.resolver ? { resolver: stored.resolver } : {}),
-      stdin: process.stdin,
-    });
     const exclude = await loadIpSetSpecs(stored.exclude, stored.excludeFile);
     const scope = stored.scope ? await loadIpSetSpecs([stored.scope], []) : undefined;
+    // Imported discovery: the hosts and, per host, the open ports found (only those are probed).
+    const discovered = stored.from
+      ? await loadDiscovered(stored.from.kind, stored.from.file, {
+          ...(stored.from.ports ? { ports: stored.from.ports, onlyPorts: stored.from.ports } : {}),
+          ...(scope ? { scope } : {}),
+          exclude,
+        })
+      : null;
+    if (discovered && stored.from) {
+      io.stderr.write(`medsurface: ${describeDiscovery(discovered.report)}\n`);
+      if (discovered.endpoints.size === 0) throw new UsageError(`${stored.from.file}: no open TCP port to scan`);
+      if (stored.from.sha256 !== null && stored.from.sha256 !== discovered.report.sha256) {
+        throw new UsageError(`${stored.from.file} changed since the run started: the resumed run must read the same file`);
+      }
+      stored.from.sha256 = discovered.report.sha256;
+      stored.ports = discovered.endpoints.ports();
+    }
+    const targets = discovered
+      ? TargetSet.fromIpSet(discovered.endpoints.hosts)
+      : await TargetSet.fromSpecs(stored.targets, {
+          ...(stored.resolver ? { resolver: stored.resolver } : {}),
+          stdin: process.stdin,
+        });
     if (scope) assertInScope(targets, scope);
     const guard = makeScopeGuard({ ...(scope ? { scope } : {}), exclude });
     // Attribution files are read (and checked) before the first packet.
@@ -288,6 +332,7 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
           ...(sendLog ? { sendLog: sendLog.log } : {}),
           vulnDb: new VulnDb({ dataDir: logDir }),
           ...(stored.credentials ? { credentials: stored.credentials } : {}),
+          ...(discovered ? { portsFor: (ip: string) => discovered.endpoints.portsOf(ip) } : {}),
           ...(attributor ? { attribute: (ip: string) => compactAttribution(attributor.lookup(ip)) } : {}),
           signal: controller.signal,
         },
@@ -381,6 +426,10 @@ export function registerScan(program: Command): void {
     .option('--geoip <file>', 'country mmdb (GeoLite2/GeoIP2 Country or City, @ip-location-db); repeatable', (v, prev: string[]) => [...prev, v], [])
     .option('--asn <file>', 'ASN mmdb (GeoLite2-ASN, @ip-location-db asn); repeatable', (v, prev: string[]) => [...prev, v], [])
     .option('--orgs <file>', "your organisations' ranges, contacts and CERTs (orgs.yaml); wins over the mmdb files")
+    .option('--from-masscan <file>', 'targets from masscan output (-oJ, -oD, -oL, -oG, -oX): probe only the open ports found')
+    .option('--from-zmap <file>', 'targets from ZMap CSV or JSON output (with --ports when it holds addresses only)')
+    .option('--from-nmap <file>', 'targets from nmap XML (-oX): probe only the open ports found')
+    .option('--from-list <file>', 'targets from ip:port lines ([v6]:port; a bare address takes --ports)')
     .addHelpText(
       'after',
       `
