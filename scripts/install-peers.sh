@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the third-party programs the interop tests run as real peers (test/interop/peers.ts) and
-# the browser tests use, from the distribution's packages (Debian 12 here: orthanc 1.10.1,
+# the browser and PDF tests use (chromium, poppler-utils), from the distribution's packages (Debian 12 here: orthanc 1.10.1,
 # orthanc-dicomweb 1.7, dcmtk 3.6.7, nmap 7.93, chromium). Idempotent: installs only when something is
 # missing, runs `apt-get update` at most once, never prompts.
 #
@@ -35,6 +35,7 @@ declare -A PKG=(
   [dump2dcm]=dcmtk
   [nmap]=nmap
   [chromium]=chromium
+  [pdftoppm]=poppler-utils
   [gcc]=gcc
   [ss]=iproute2
   [vsftpd]=vsftpd
@@ -48,7 +49,7 @@ declare -A PKG=(
 )
 # Remote-access peers (test/interop/remote-peers.ts): vsftpd, x11vnc on Xvfb, TigerVNC, GNU inetutils
 # telnetd, xrdp; openssl makes their test certificates.
-BASE_PACKAGES=(orthanc orthanc-dicomweb dcmtk nmap chromium vsftpd x11vnc xvfb tigervnc-standalone-server tigervnc-tools inetutils-telnetd xrdp openssl)
+BASE_PACKAGES=(orthanc orthanc-dicomweb dcmtk nmap chromium vsftpd x11vnc xvfb tigervnc-standalone-server tigervnc-tools inetutils-telnetd xrdp openssl poppler-utils)
 
 missing=()
 for b in "${!PKG[@]}"; do

@@ -13,6 +13,7 @@ import { registerExport } from './commands/export.js';
 import { registerInventory } from './commands/inventory.js';
 import { registerLab } from './commands/lab.js';
 import { registerMonitor, registerStop } from './commands/monitor.js';
+import { registerReport } from './commands/report.js';
 import { registerRescore } from './commands/rescore.js';
 import { registerScan } from './commands/scan.js';
 import { registerSchema } from './commands/schema.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerAttribute(program);
   registerDiff(program);
   registerExport(program);
+  registerReport(program);
   registerTargets(program);
   registerMonitor(program);
   registerStop(program);
