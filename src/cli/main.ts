@@ -9,6 +9,7 @@ import { registerAttribute } from './commands/attribute.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDiff } from './commands/diff.js';
+import { registerDisclose } from './commands/disclose.js';
 import { registerExport } from './commands/export.js';
 import { registerInventory } from './commands/inventory.js';
 import { registerLab } from './commands/lab.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerDiff(program);
   registerExport(program);
   registerReport(program);
+  registerDisclose(program);
   registerTargets(program);
   registerMonitor(program);
   registerStop(program);

@@ -7,6 +7,8 @@ import type { Migration, MigrationProvider } from 'kysely';
 import { type DialectKind, initial } from './0001-initial.js';
 import { searchIndexes } from './0002-search-indexes.js';
 import { historyAttributionRisk } from './0003-history-attribution-risk.js';
+import { disclosure } from './0004-disclosure.js';
+import { honeypotOrgIndexes } from './0005-honeypot-org-indexes.js';
 
 export type { DialectKind };
 
@@ -19,6 +21,8 @@ export function inventoryMigrations(kind: DialectKind): Record<string, Migration
     '0001-initial': initial(kind),
     '0002-search-indexes': searchIndexes(),
     '0003-history-attribution-risk': historyAttributionRisk(kind),
+    '0004-disclosure': disclosure(kind),
+    '0005-honeypot-org-indexes': honeypotOrgIndexes(),
   };
 }
 
