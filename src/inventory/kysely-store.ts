@@ -1075,25 +1075,34 @@ export class KyselyInventory implements Inventory {
     return (await q.execute()).map(findingFromRow);
   }
 
-  async summary(): Promise<InventorySummary> {
+  async summary(opts: { includeHoneypots?: boolean } = {}): Promise<InventorySummary> {
     const count = async (p: Promise<{ n: number | string | bigint } | undefined>): Promise<number> =>
       Number((await p)?.n ?? 0);
-    const assets = await count(
-      this.db.selectFrom('assets').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
+    // Hosts judged honeypots or decoys are left out of headline counts unless asked for.
+    const keep = !opts.includeHoneypots;
+    const honeypots = await count(
+      this.db.selectFrom('assets').select((eb) => eb.fn.countAll<number>().as('n')).where('honeypot', '=', 1).executeTakeFirst(),
     );
-    const services = await count(
-      this.db.selectFrom('services').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
-    );
+    const exclude = keep && honeypots > 0;
+    let assetQ = this.db.selectFrom('assets').select((eb) => eb.fn.countAll<number>().as('n'));
+    if (exclude) assetQ = assetQ.where('honeypot', '=', 0);
+    const assets = await count(assetQ.executeTakeFirst());
+    let svcQ = this.db.selectFrom('services').innerJoin('assets', 'assets.id', 'services.asset_id').select((eb) => eb.fn.countAll<number>().as('n'));
+    if (exclude) svcQ = svcQ.where('assets.honeypot', '=', 0);
+    const services = await count(svcQ.executeTakeFirst());
     const runs = await count(
       this.db.selectFrom('scan_runs').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
     );
-    const sev = await this.db
+    let sevQ = this.db
       .selectFrom('findings')
-      .select(['severity', (eb) => eb.fn.countAll<number | string>().as('n')])
-      .where('state', '=', 'open')
-      .where('user_state', 'is', null)
-      .groupBy('severity')
-      .execute();
+      .innerJoin('services', 'services.id', 'findings.service_id')
+      .innerJoin('assets', 'assets.id', 'services.asset_id')
+      .select(['findings.severity as severity', (eb) => eb.fn.countAll<number | string>().as('n')])
+      .where('findings.state', '=', 'open')
+      .where('findings.user_state', 'is', null)
+      .groupBy('findings.severity');
+    if (exclude) sevQ = sevQ.where('assets.honeypot', '=', 0);
+    const sev = await sevQ.execute();
     const bySeverity: Record<string, number> = {};
     for (const s of SEVERITIES) bySeverity[s] = 0;
     let openFindings = 0;
@@ -1101,17 +1110,15 @@ export class KyselyInventory implements Inventory {
       bySeverity[r.severity] = Number(r.n);
       openFindings += Number(r.n);
     }
-    const dev = await this.db
-      .selectFrom('assets')
-      .select(['device_type', (eb) => eb.fn.countAll<number | string>().as('n')])
-      .groupBy('device_type')
-      .execute();
+    let devQ = this.db.selectFrom('assets').select(['device_type', (eb) => eb.fn.countAll<number | string>().as('n')]).groupBy('device_type');
+    if (exclude) devQ = devQ.where('honeypot', '=', 0);
+    const dev = await devQ.execute();
     const byDeviceType: Record<string, number> = {};
     for (const r of dev) {
       const k = r.device_type ?? 'unknown';
       byDeviceType[k] = (byDeviceType[k] ?? 0) + Number(r.n);
     }
-    return { assets, services, openFindings, bySeverity, byDeviceType, runs };
+    return { assets, services, openFindings, bySeverity, byDeviceType, runs, honeypots, honeypotsIncluded: !keep };
   }
 
   async close(): Promise<void> {

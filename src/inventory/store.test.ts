@@ -383,6 +383,8 @@ async function reads(inv: KyselyInventory): Promise<void> {
     bySeverity: { info: 0, low: 0, medium: 1, high: 2, critical: 0 },
     byDeviceType: { pacs: 1, modality: 1, 'fhir-server': 1, unknown: 2 },
     runs: 4,
+    honeypots: 0,
+    honeypotsIncluded: false,
   });
   const runs = await inv.listRuns();
   assert.deepEqual(

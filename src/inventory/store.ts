@@ -110,6 +110,10 @@ export interface InventorySummary {
   /** Assets per device type ('unknown' for assets without one). */
   byDeviceType: Record<string, number>;
   runs: number;
+  /** Hosts flagged as likely honeypots or decoys. */
+  honeypots: number;
+  /** False when the counts above leave those hosts out (the default). */
+  honeypotsIncluded: boolean;
 }
 
 /** A service's latest stored observation, as `medsurface rescore` re-judges it. */
@@ -195,7 +199,8 @@ export interface Inventory {
   listServices(filter?: AssetFilter): Promise<ServiceRow[]>;
   listFindings(filter?: AssetFilter & { state?: string; checkId?: string }): Promise<FindingRow[]>;
   setUserState(findingId: number, userState: UserState | null, note?: string): Promise<void>;
-  summary(): Promise<InventorySummary>;
+  /** Headline counts; hosts flagged as honeypots are left out unless `includeHoneypots`. */
+  summary(opts?: { includeHoneypots?: boolean }): Promise<InventorySummary>;
   close(): Promise<void>;
   /** Services (or, with `assets`, hosts) matching a search-language query (search/), one sorted page.
    *  A malformed query throws SearchQueryError (a UsageError) pointing at the bad token. */

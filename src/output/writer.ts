@@ -79,10 +79,17 @@ export function identityText(vendor?: string | null, product?: string | null, ve
 const TABLE_ROWS = 200;
 
 /** A cli-table3 table, coloured only on a terminal. */
-export function makeTable(head: string[], out: NodeJS.WritableStream = process.stdout): Table.Table {
+export function makeTable(head: string[], out: NodeJS.WritableStream = process.stdout, colWidths?: (number | null)[]): Table.Table {
   const plain = !(out as NodeJS.WriteStream).isTTY;
-  return new Table({ head, ...(plain ? { style: { head: [], border: [] } } : {}) });
+  return new Table({
+    head,
+    ...(plain ? { style: { head: [], border: [] } } : {}),
+    ...(colWidths ? { colWidths: colWidths as number[], wordWrap: true } : {}),
+  });
 }
+
+/** Width of a table's last, free-text column (findings): long lists wrap instead of widening every row. */
+const FINDINGS_COLUMN_WIDTH = 64;
 
 /** Collects records and prints one table at the end (for a terminal). */
 export function tableWriter(out: NodeJS.WritableStream = process.stdout): ResultWriter {
@@ -99,7 +106,15 @@ export function tableWriter(out: NodeJS.WritableStream = process.stdout): Result
         return;
       }
       const plain = !(out as NodeJS.WriteStream).isTTY;
-      const t = makeTable(['address', 'port', 'status', 'protocol', 'identified as', 'device', 'findings'], out);
+      const t = makeTable(['address', 'port', 'status', 'protocol', 'identified as', 'device', 'findings'], out, [
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        FINDINGS_COLUMN_WIDTH,
+      ]);
       rows.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
       for (const r of rows.slice(0, TABLE_ROWS)) {
         const ident = identityText(r.vendor, r.product, r.version) || '-';

@@ -136,7 +136,7 @@ test('self-contained: a CSP that loads nothing, no script, no external address i
 });
 
 test('the headline counts equal the inventory summary (with honeypots) and the summary less the honeypot (default)', async () => {
-  const s = await inv.summary();
+  const s = await inv.summary({ includeHoneypots: true });
   const w = withHoneypots.summary;
   assert.equal(w.assets, s.assets);
   assert.equal(w.services, s.services);

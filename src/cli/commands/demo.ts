@@ -68,7 +68,8 @@ export function registerDemo(program: Command): void {
           process.stdout.write(
             `\nLab ground truth: ${truth.checked - truth.differences.length}/${truth.checked} expectations met\n` +
               `Inventory (${inv.location}): ${s.assets} assets, ${s.services} services, ${s.openFindings} open findings ` +
-              `(${Object.entries(s.bySeverity).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})\n` +
+              `(${Object.entries(s.bySeverity).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})` +
+              `${s.honeypots > 0 && !s.honeypotsIncluded ? `; ${s.honeypots} likely honeypot/decoy host(s) left out of these counts` : ''}\n` +
               `Assets by device type: ${Object.entries(s.byDeviceType).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}\n` +
               `Run ${summary.runId} ${summary.state} in ${(summary.stats.elapsedMs / 1000).toFixed(1)} s; device-safety log: ${summary.sendLog}\n` +
               `Look closer: medsurface inventory list --db ${db}\n`,

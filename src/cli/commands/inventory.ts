@@ -392,7 +392,7 @@ export function registerInventory(program: Command, io: CommandIo = processIo): 
         }
         out(t.toString());
         const s = await db.summary();
-        out(`${rows.length} asset(s) shown; inventory ${db.location}: ${s.assets} assets, ${s.services} services, ${s.openFindings} open findings, ${s.runs} runs`);
+        out(`${rows.length} asset(s) shown; inventory ${db.location}: ${s.assets} assets, ${s.services} services, ${s.openFindings} open findings, ${s.runs} runs${s.honeypots > 0 && !s.honeypotsIncluded ? ` (${s.honeypots} likely honeypot host(s) left out)` : ''}`);
       } finally {
         await db.close();
       }
