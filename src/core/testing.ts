@@ -38,3 +38,34 @@ export function testProbeContext(ip: string, port: number, over: Partial<ProbeCo
     ...rest,
   };
 }
+
+/**
+ * Runs `fn` with the text written to stdout and stderr captured. Only text is captured: under
+ * `node --test` a test file's stdout also carries the runner's own binary reports to its parent,
+ * which may be written while `fn` runs and must pass through untouched.
+ */
+export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const w1 = process.stdout.write;
+  const w2 = process.stderr.write;
+  const tap = (stream: NodeJS.WriteStream, original: typeof process.stdout.write, add: (s: string) => void) =>
+    ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      if (typeof chunk !== 'string') return (original as (...a: unknown[]) => boolean).call(stream, chunk, ...rest);
+      add(chunk);
+      return true;
+    }) as typeof process.stdout.write;
+  process.stdout.write = tap(process.stdout, w1, (s) => {
+    out += s;
+  });
+  process.stderr.write = tap(process.stderr, w2, (s) => {
+    err += s;
+  });
+  try {
+    const result = await fn();
+    return { result, out, err };
+  } finally {
+    process.stdout.write = w1;
+    process.stderr.write = w2;
+  }
+}

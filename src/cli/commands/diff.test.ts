@@ -15,6 +15,7 @@ import { openKyselyInventory } from '../../inventory/db.js';
 import { DiffError, diffRuns } from '../../inventory/diff.js';
 import { buildScenario, Clock, HONEYPOT } from '../../inventory/diff-fixture.js';
 import { registerDiff, sinceInstant } from './diff.js';
+import { captureOutput } from '../../core/testing.js';
 
 let dir: string;
 let db: string;
@@ -60,17 +61,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 async function run(args: string[]): Promise<string> {
   const program = new Command().exitOverride();
   registerDiff(program);
-  let out = '';
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(['diff', ...args, '--db', db], { from: 'user' });
-  } finally {
-    process.stdout.write = write;
-  }
+  const { out } = await captureOutput(() => program.parseAsync(['diff', ...args, '--db', db], { from: 'user' }));
   return out;
 }
 

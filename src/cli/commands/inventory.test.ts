@@ -20,6 +20,7 @@ import { createTestDatabase } from '../../inventory/test-pg.js';
 import { tableCounts } from '../../inventory/testing.js';
 import { main } from '../main.js';
 import { registerInventory } from './inventory.js';
+import { captureOutput } from '../../core/testing.js';
 
 const PACS = '127.77.0.10';
 const MODALITY = '127.77.0.11';
@@ -54,24 +55,10 @@ async function cli(location: string, args: string[]): Promise<CliResult> {
 
 /** main() as the bin calls it, with stdout/stderr captured and the exit status reset after. */
 async function viaMain(args: string[]): Promise<CliResult> {
-  let out = '';
-  let err = '';
-  const w1 = process.stdout.write;
-  const w2 = process.stderr.write;
-  process.stdout.write = ((s: string | Uint8Array) => {
-    out += s.toString();
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => {
-    err += s.toString();
-    return true;
-  }) as typeof process.stderr.write;
   try {
-    const code = await main(['node', 'medsurface', ...args]);
+    const { result: code, out, err } = await captureOutput(() => main(['node', 'medsurface', ...args]));
     return { out, err, code };
   } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
     process.exitCode = undefined;
   }
 }

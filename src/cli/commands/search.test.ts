@@ -14,6 +14,7 @@ import type { ServiceRecord } from '../../core/types.js';
 import { openKyselyInventory } from '../../inventory/index.js';
 import { FACET_FIELDS, FIELD_NAMES, FIELDS, SearchQueryError, SORT_KEYS } from '../../inventory/search/index.js';
 import { registerSearch } from './search.js';
+import { captureOutput } from '../../core/testing.js';
 
 let dir: string;
 let db: string;
@@ -72,17 +73,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 async function run(args: string[]): Promise<string> {
   const program = new Command().exitOverride();
   registerSearch(program);
-  let out = '';
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(['search', ...args, '--db', db], { from: 'user' });
-  } finally {
-    process.stdout.write = write;
-  }
+  const { out } = await captureOutput(() => program.parseAsync(['search', ...args, '--db', db], { from: 'user' }));
   return out;
 }
 
