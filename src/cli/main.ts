@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   targets: async () => [(await import('./commands/targets.js')).registerTargets],
   monitor: async () => [(await import('./commands/monitor.js')).registerMonitor],
   stop: async () => [(await import('./commands/monitor.js')).registerStop],
+  worker: async () => [(await import('./commands/worker.js')).registerWorker],
 };
 /** Commands registered by another command's module. */
 const ALIASES: Record<string, string> = { fingerprints: 'checks', vulndb: 'checks' };

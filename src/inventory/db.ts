@@ -119,6 +119,9 @@ function openPostgres(url: string, opts: KyselyInventoryOptions): KyselyInventor
   const pool = new pg.Pool({ connectionString: url, max: PG_POOL_MAX, application_name: 'medsurface' });
   // An idle client losing its server must not crash the process: the next query reports the error.
   pool.on('error', () => {});
+  // A connection reset in the middle of a query must fail that query, not kill the process
+  // (node-postgres emits 'error' on the client too; without a listener it is uncaught).
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<InventoryDatabase>({ dialect: new PostgresDialect({ pool }) });
   return new KyselyInventory(db, 'postgres', maskUrl(url), opts);
 }

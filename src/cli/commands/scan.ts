@@ -69,6 +69,32 @@ export interface ScanOptions {
   fromZmap?: string;
   fromNmap?: string;
   fromList?: string;
+  /** Distributed mode (docs/distributed.md): Redis holding the shard queue; `medsurface worker` scans. */
+  queue?: string;
+  shards?: number;
+  queuePrefix?: string;
+}
+
+/** `scan --queue`: this process coordinates; workers (`medsurface worker`) scan the shards. */
+async function executeDistributedScan(targetSpecs: string[], o: ScanOptions, io: ScanIo): Promise<ScanSummary> {
+  if (!o.db) throw new UsageError('--queue needs --db postgres://... (the inventory every worker writes into)');
+  if (!o.inventory) throw new UsageError('--queue cannot be combined with --no-inventory');
+  if (o.out || o.json) throw new UsageError('--queue writes the records into the inventory, not to --out or --json');
+  if (o.resume && targetSpecs.length > 0) throw new UsageError('--resume takes no targets: the run keeps its own');
+  if (!o.resume && targetSpecs.length === 0) throw new UsageError('no targets given (addresses, CIDRs, ranges, names, @file)');
+  const { runCoordinator } = await import('../../distributed/index.js');
+  const r = await runCoordinator({
+    ...(o.resume ? { resume: o.resume } : { options: buildStored(targetSpecs, o) }),
+    queueUrl: o.queue!,
+    dbUrl: o.db,
+    prefix: o.queuePrefix,
+    ...(o.shards ? { shards: o.shards } : {}),
+    stderr: io.stderr,
+    quiet: Boolean(o.quiet),
+    ...(io.signal ? { signal: io.signal } : {}),
+    ...(io.onRunCreated ? { onRunCreated: io.onRunCreated } : {}),
+  });
+  return { runId: r.runId, state: r.state, stats: r.stats, inventory: r.inventory, sendLog: null, records: [] };
 }
 
 /** The one `--from-*` option given, or null; more than one is a usage error. */
@@ -202,6 +228,7 @@ function buildStored(targets: string[], o: ScanOptions): StoredScanOptions {
 }
 
 export async function executeScan(targetSpecs: string[], o: ScanOptions, io: ScanIo): Promise<ScanSummary> {
+  if (o.queue) return executeDistributedScan(targetSpecs, o, io);
   let inventory: Inventory | null = null;
   let stored: StoredScanOptions;
   let resume: Checkpoint | undefined;
@@ -214,6 +241,9 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
       if (!run) throw new UsageError(`no scan run "${o.resume}" in ${inventory.location}`);
       if (run.state === 'completed') throw new UsageError(`run ${run.id} is already completed; nothing to resume`);
       if (targetSpecs.length > 0) throw new UsageError('--resume takes no targets: the run keeps its own');
+      if ((run.options as { distributed?: unknown }).distributed) {
+        throw new UsageError(`run ${run.id} is a distributed run: resume it with --queue redis://... --db ${inventory.location}`);
+      }
       stored = run.options as unknown as StoredScanOptions;
       resume = (run.checkpoint as Checkpoint | null) ?? { seed: stored.seed, resumeFrom: 0, done: [] };
       runId = run.id;
@@ -429,6 +459,9 @@ export function registerScan(program: Command): void {
     .option('--from-masscan <file>', 'targets from masscan output (-oJ, -oD, -oL, -oG, -oX): probe only the open ports found')
     .option('--from-zmap <file>', 'targets from ZMap CSV or JSON output (with --ports when it holds addresses only)')
     .option('--from-nmap <file>', 'targets from nmap XML (-oX): probe only the open ports found')
+    .option('--queue <url>', 'distributed mode: Redis holding the shard queue (redis://HOST:PORT); `medsurface worker` does the scanning')
+    .option('--shards <n>', 'distributed mode: number of shards (default 16)', intOption('--shards'))
+    .option('--queue-prefix <name>', 'distributed mode: key prefix in Redis, shared with the workers', 'medsurface')
     .option('--from-list <file>', 'targets from ip:port lines ([v6]:port; a bare address takes --ports)')
     .addHelpText(
       'after',
