@@ -9,6 +9,7 @@ import { openGuardedSocket } from './bounded-socket.js';
 import { ScopeError } from './errors.js';
 import { HttpRequestError, USER_AGENT, httpRequest, userAgentFor } from './http-client.js';
 import { packageRoot } from './paths.js';
+import { testProbeContext } from './testing.js';
 import type { ProbeContext } from './probe.js';
 
 /** Test servers listen on 127.0.4.x (the web family's loopback addresses), never 127.0.0.1. */
@@ -45,35 +46,7 @@ function raw(onConn: (s: net.Socket) => void, host = A): Promise<number> {
 }
 
 function ctxFor(ip: string, port: number, over: Partial<ProbeContext> & { blocked?: string[] } = {}): ProbeContext {
-  const blocked = new Set(over.blocked ?? []);
-  const guard = (addr: string) => {
-    if (blocked.has(addr)) throw new ScopeError(`refused ${addr}: outside the authorised scope`);
-  };
-  const timeouts = over.timeouts ?? { connectMs: 1000, readMs: 1000, sessionMs: 4000 };
-  const signal = over.signal ?? new AbortController().signal;
-  return {
-    ip,
-    port,
-    profile: 'safe',
-    tls: false,
-    host: { fragile: false, guessBudget: 0, credentialBudget: 6 },
-    signal,
-    options: {},
-    timeouts,
-    connect: () => Promise.reject(new Error('not used')),
-    openRaw: (o) =>
-      openGuardedSocket({
-        ip: o?.ip ?? ip,
-        port: o?.port ?? port,
-        guard,
-        connectTimeoutMs: timeouts.connectMs,
-        sessionTimeoutMs: timeouts.sessionMs,
-        ...(o?.tls !== undefined ? { tls: o.tls } : {}),
-        ...(o?.maxBytes ? { maxBytes: o.maxBytes } : {}),
-        signal,
-      }),
-    ...over,
-  };
+  return testProbeContext(ip, port, { timeouts: { connectMs: 1000, readMs: 1000, sessionMs: 4000 }, ...over });
 }
 
 describe('httpRequest', () => {
