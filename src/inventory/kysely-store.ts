@@ -9,7 +9,7 @@
  * after `fixed` reopens.
  */
 import { randomBytes } from 'node:crypto';
-import { type Kysely, Migrator, type Selectable, type Transaction } from 'kysely';
+import { type Insertable, type Kysely, Migrator, type Selectable, type Transaction } from 'kysely';
 import { UsageError } from '../core/errors.js';
 import { isOpen } from '../core/status.js';
 import { type Profile, type RecordAttribution, type RunState, SEVERITIES, type ServiceRecord, type Severity } from '../core/types.js';
@@ -31,7 +31,7 @@ import {
   USER_STATES,
   type UserState,
 } from './store.js';
-import type { AssetsTable, FindingsTable, InventoryDatabase, ScanRunsTable, ServicesTable } from './tables.js';
+import type { AssetsTable, FindingsTable, InventoryDatabase, ObservationsTable, ScanRunsTable, ServicesTable } from './tables.js';
 
 /** A store-level failure (migration, missing run): not a network status, not the user's input. */
 export class InventoryError extends Error {
@@ -50,7 +50,6 @@ const NO_LIMIT = 2_147_483_647;
 
 type Db = Kysely<InventoryDatabase>;
 
-/** Current rows of the hosts in one recordServices batch, keyed by ip, `ip|port`, `serviceId|checkId`. */
 /** The unlisted-device check on one record (see UNLISTED_FINDING): run always, fired when the asset is not listed. */
 function withListCheck(rec: ServiceRecord, asset: Selectable<AssetsTable> | undefined): ServiceRecord {
   const checksRun = [...(rec.checksRun ?? []), UNLISTED_FINDING.id];
@@ -95,22 +94,66 @@ function tlsSummary(json: string | null): string | null {
 const TRACKED_SERVICE_FIELDS = ['protocol', 'product', 'vendor', 'version', 'device_type', 'tls'] as const;
 
 interface ServiceEventInput {
-  service_id: number;
-  run_id: string;
+  /** `ip|port` of the service: its id is known only once the batch's services are written. */
+  serviceKey: string;
+  run_id: string | null;
   at: string;
   field: string;
   old_value: string | null;
   new_value: string | null;
 }
 
+/** Id of a row the batch will insert (never a real id: those start at 1). */
+const UNSAVED = -1;
+
+/** Current rows of the hosts in one recordServices batch, keyed by ip, `ip|port`, `ip|port|checkId`. */
 interface BatchCache {
   assets: Map<string, Selectable<AssetsTable>>;
   services: Map<string, Selectable<ServicesTable>>;
   findings: Map<string, Selectable<FindingsTable>>;
-  /** Finding events of the batch, written together at its end. */
-  events: EventInput[];
-  /** Service changes of the batch, written together at its end. */
+}
+
+type FindingValues = Omit<Selectable<FindingsTable>, 'id' | 'service_id'>;
+
+/** What one recordServices batch writes: each row's final state, keyed like BatchCache. */
+interface BatchPlan {
+  assets: Map<string, Omit<Insertable<AssetsTable>, 'id'> & { ip: string }>;
+  services: Map<string, Omit<Insertable<ServicesTable>, 'id' | 'asset_id'> & { ip: string; port: number }>;
+  observations: Map<string, Omit<Insertable<ObservationsTable>, 'id' | 'run_id' | 'service_id'>>;
+  /** id null: a finding the batch inserts; otherwise the stored finding it updates. */
+  findings: Map<string, { serviceKey: string; id: number | null; row: FindingValues }>;
+  events: (Omit<EventInput, 'findingId'> & { finding: string })[];
   serviceEvents: ServiceEventInput[];
+}
+
+/** Columns an upsert replaces with the new row's values (user-owned ones are never among them). */
+const ASSET_UPSERT_COLUMNS = [
+  'ip_key', 'hostname', 'first_seen', 'last_seen', 'vendor', 'product', 'device_type', 'evidence', 'last_run_id',
+  'risk', 'honeypot', 'honeypot_evidence', 'country', 'asn', 'as_org', 'org', 'org_source', 'attributed_at',
+] as const;
+const SERVICE_UPSERT_COLUMNS = [
+  'asset_id', 'ip_key', 'transport', 'protocol', 'status', 'product', 'vendor', 'version', 'cpe', 'device_type', 'tls',
+  'first_seen', 'last_seen', 'last_run_id', 'risk',
+] as const;
+const OBSERVATION_UPSERT_COLUMNS = ['observed_at', 'status', 'protocol', 'data', 'checks_run', 'identity'] as const;
+const FINDING_UPSERT_COLUMNS = [
+  'severity', 'title', 'confidence', 'evidence', 'state', 'user_state', 'last_seen', 'resolved_at', 'last_run_id',
+] as const;
+/** Rows per multi-row statement: columns x rows stays far below SQLite's 32,766 and pg's 65,535 parameters. */
+const ASSET_CHUNK = 400;
+const SERVICE_CHUNK = 400;
+const FINDING_CHUNK = 600;
+
+/** `SET col = excluded.col` for each column: the conflicting row takes the values of the row we tried to insert. */
+function excludedSet<C extends string>(columns: readonly C[]) {
+  // biome-ignore lint/suspicious/noExplicitAny: the column names are checked by the callers' readonly lists
+  return (eb: any) => Object.fromEntries(columns.map((c) => [c, eb.ref(`excluded.${c}`)]));
+}
+
+function mustGet<K, V>(map: Map<K, V>, key: K, what: string): V {
+  const v = map.get(key);
+  if (v === undefined) throw new InventoryError(`internal: no ${what} id for ${String(key)} after the batch write`);
+  return v;
 }
 
 interface EventInput {
@@ -350,16 +393,16 @@ export class KyselyInventory implements Inventory {
     await this.db.transaction().execute(async (trx) => {
       const cache = await this.prefetch(trx, open);
       const listActive = await this.assetListActive(trx);
-      for (const rec of open) await this.writeRecord(trx, runId, listActive ? withListCheck(rec, cache.assets.get(rec.ip)) : rec, cache);
-      await this.addEvents(trx, cache.events);
-      for (const part of chunks(cache.serviceEvents)) await trx.insertInto('service_events').values(part).execute();
+      const plan: BatchPlan = { assets: new Map(), services: new Map(), observations: new Map(), findings: new Map(), events: [], serviceEvents: [] };
+      for (const rec of open) this.planRecord(runId, listActive ? withListCheck(rec, cache.assets.get(rec.ip)) : rec, cache, plan);
+      await this.flushPlan(trx, plan);
     });
   }
 
   /** Records each tracked field that changed since the service's previous run (history, `medsurface diff`). */
   private serviceChanges(
-    cache: BatchCache,
-    serviceId: number,
+    plan: BatchPlan,
+    serviceKey: string,
     runId: string,
     at: string,
     prev: Selectable<ServicesTable>,
@@ -369,16 +412,16 @@ export class KyselyInventory implements Inventory {
       const before = field === 'tls' ? tlsSummary(prev.tls) : prev[field];
       const after = field === 'tls' ? tlsSummary(next.tls) : next[field];
       if ((before ?? null) === (after ?? null)) continue;
-      cache.serviceEvents.push({ service_id: serviceId, run_id: runId, at, field, old_value: before ?? null, new_value: after ?? null });
+      plan.serviceEvents.push({ serviceKey, run_id: runId, at, field, old_value: before ?? null, new_value: after ?? null });
     }
   }
 
   /**
    * Reads the current asset, service and finding rows of a batch's hosts in three queries,
-   * instead of three per record; writeRecord keeps the cache current as it writes.
+   * instead of three per record; planRecord keeps the cache current as it plans.
    */
   private async prefetch(trx: Tx, recs: ServiceRecord[]): Promise<BatchCache> {
-    const cache: BatchCache = { assets: new Map(), services: new Map(), findings: new Map(), events: [], serviceEvents: [] };
+    const cache: BatchCache = { assets: new Map(), services: new Map(), findings: new Map() };
     const ips = [...new Set(recs.map((r) => r.ip))];
     for (const part of chunks(ips)) {
       for (const a of await trx.selectFrom('assets').selectAll().where('ip', 'in', part).execute()) {
@@ -389,23 +432,31 @@ export class KyselyInventory implements Inventory {
       }
     }
     const wanted = new Set(recs.map((r) => `${r.ip}|${r.port}`));
-    const serviceIds = [...cache.services.entries()].filter(([k]) => wanted.has(k)).map(([, sv]) => sv.id);
-    for (const part of chunks(serviceIds)) {
+    const keyOf = new Map<number, string>();
+    for (const [k, sv] of cache.services) if (wanted.has(k)) keyOf.set(Number(sv.id), k);
+    for (const part of chunks([...keyOf.keys()])) {
       for (const f of await trx.selectFrom('findings').selectAll().where('service_id', 'in', part).execute()) {
-        cache.findings.set(`${f.service_id}|${f.check_id}`, f);
+        cache.findings.set(`${keyOf.get(Number(f.service_id))}|${f.check_id}`, f);
       }
     }
     return cache;
   }
 
-  private async writeRecord(trx: Tx, runId: string, rec: ServiceRecord, cache: BatchCache): Promise<void> {
+  /**
+   * Works out what one record changes, in memory: the final rows of the batch's assets,
+   * services, observations and findings (keyed by address, `ip|port`, `ip|port|check`) and the
+   * events, so flushPlan writes them with a few multi-row statements instead of several per record.
+   */
+  private planRecord(runId: string, rec: ServiceRecord, cache: BatchCache, plan: BatchPlan): void {
     const ts = toIso(rec.timestamp, this.now);
     const key = ipKey(rec.ip);
 
     // Asset. Identity learned in earlier runs stays until contradicted (a record without an
     // asset identity, or with device type 'unknown', does not erase it); evidence accumulates
-    // within a run and is replaced by the next run's.
+    // within a run and is replaced by the next run's. Columns a record does not speak about
+    // (risk, honeypot verdict, attribution) keep their stored values.
     const prevAsset = cache.assets.get(rec.ip);
+    const base = prevAsset ?? { ...NEW_ASSET_DEFAULTS, id: UNSAVED };
     const a = rec.asset;
     const prevEvidence = parseJson<string[]>(prevAsset?.evidence, []);
     const evidence =
@@ -415,6 +466,7 @@ export class KyselyInventory implements Inventory {
           ? [...new Set([...prevEvidence, ...a.evidence])]
           : [...new Set(a.evidence)];
     const knownType = a?.deviceType !== undefined && a.deviceType !== 'unknown' ? a.deviceType : undefined;
+    const at = rec.attribution;
     const assetValues = {
       ip_key: key,
       hostname: rec.hostname ?? prevAsset?.hostname ?? null,
@@ -426,33 +478,23 @@ export class KyselyInventory implements Inventory {
       evidence: JSON.stringify(evidence),
       last_run_id: runId,
       // Risk and honeypot verdict are the host's of this run (scanHost fuses them over all its services).
-      ...(a?.risk !== undefined ? { risk: a.risk } : {}),
-      ...(a !== undefined
-        ? { honeypot: a.honeypot ? 1 : 0, honeypot_evidence: a.honeypot ? JSON.stringify(a.honeypot.signals) : null }
-        : {}),
-      ...(rec.attribution
-        ? {
-            country: rec.attribution.country,
-            asn: rec.attribution.asn,
-            as_org: rec.attribution.asOrg,
-            org: rec.attribution.org,
-            org_source: rec.attribution.orgSource,
-            attributed_at: ts,
-          }
-        : {}),
+      risk: a?.risk ?? Number(base.risk),
+      honeypot: a !== undefined ? (a.honeypot ? 1 : 0) : Number(base.honeypot),
+      honeypot_evidence: a !== undefined ? (a.honeypot ? JSON.stringify(a.honeypot.signals) : null) : base.honeypot_evidence,
+      country: at ? at.country : base.country,
+      asn: at ? at.asn : base.asn,
+      as_org: at ? at.asOrg : base.as_org,
+      org: at ? at.org : base.org,
+      org_source: at ? at.orgSource : base.org_source,
+      attributed_at: at ? ts : base.attributed_at,
     } satisfies Partial<Selectable<AssetsTable>>;
-    const asset = await trx
-      .insertInto('assets')
-      .values({ ip: rec.ip, ...assetValues })
-      .onConflict((oc) => oc.column('ip').doUpdateSet(assetValues))
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const assetId = Number(asset.id);
-    cache.assets.set(rec.ip, { ...(prevAsset ?? NEW_ASSET_DEFAULTS), id: assetId, ip: rec.ip, ...assetValues });
+    plan.assets.set(rec.ip, { ip: rec.ip, ...assetValues });
+    cache.assets.set(rec.ip, { ...base, ip: rec.ip, ...assetValues });
 
     // Service. Identification is replaced as a whole when the record carries one, so a
     // version never outlives the product it belonged to; a record without one keeps the old.
-    const prevSvc = cache.services.get(`${rec.ip}|${rec.port}`);
+    const skey = `${rec.ip}|${rec.port}`;
+    const prevSvc = cache.services.get(skey);
     const identified =
       rec.product !== undefined ||
       rec.vendor !== undefined ||
@@ -462,7 +504,6 @@ export class KyselyInventory implements Inventory {
     const tls =
       rec.tls !== undefined ? JSON.stringify(rec.tls) : rec.status === 'success' ? null : (prevSvc?.tls ?? null);
     const svcValues = {
-      asset_id: assetId,
       ip_key: key,
       transport: 'tcp',
       protocol: rec.protocol ?? prevSvc?.protocol ?? null,
@@ -478,21 +519,20 @@ export class KyselyInventory implements Inventory {
       last_run_id: runId,
       risk: rec.risk ?? 0,
     } satisfies Partial<Selectable<ServicesTable>>;
-    const svc = await trx
-      .insertInto('services')
-      .values({ ip: rec.ip, port: rec.port, ...svcValues })
-      .onConflict((oc) => oc.columns(['ip', 'port']).doUpdateSet(svcValues))
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const serviceId = Number(svc.id);
-    cache.services.set(`${rec.ip}|${rec.port}`, { ...(prevSvc ?? NEW_SERVICE_DEFAULTS), id: serviceId, ip: rec.ip, port: rec.port, ...svcValues });
-    if (prevSvc && prevSvc.last_run_id !== runId) this.serviceChanges(cache, serviceId, runId, ts, prevSvc, svcValues);
+    plan.services.set(skey, { ip: rec.ip, port: rec.port, ...svcValues });
+    cache.services.set(skey, {
+      ...(prevSvc ?? { ...NEW_SERVICE_DEFAULTS, id: UNSAVED, asset_id: UNSAVED }),
+      ip: rec.ip,
+      port: rec.port,
+      ...svcValues,
+    });
+    if (prevSvc && prevSvc.last_run_id !== runId) this.serviceChanges(plan, skey, runId, ts, prevSvc, svcValues);
 
-    // Observation: one per (run, service); a retried write replaces it.
-    const obsValues = {
+    // Observation: one per (run, service); a later record of the batch or a retried write replaces it.
+    plan.observations.set(skey, {
       observed_at: ts,
       status: rec.status,
-      protocol: rec.protocol,
+      protocol: rec.protocol ?? null,
       data: JSON.stringify(rec.data),
       checks_run: JSON.stringify(rec.checksRun ?? []),
       identity: JSON.stringify({
@@ -502,12 +542,7 @@ export class KyselyInventory implements Inventory {
         cpe: rec.cpe ?? null,
         deviceType: rec.deviceType ?? null,
       }),
-    };
-    await trx
-      .insertInto('observations')
-      .values({ run_id: runId, service_id: serviceId, ...obsValues })
-      .onConflict((oc) => oc.columns(['run_id', 'service_id']).doUpdateSet(obsValues))
-      .execute();
+    });
 
     // Findings: one row per (service, check id); the first occurrence in a record wins.
     const seen = new Set<string>();
@@ -520,11 +555,11 @@ export class KyselyInventory implements Inventory {
         confidence: f.confidence,
         evidence: f.evidence === undefined ? null : JSON.stringify(f.evidence),
       };
-      const fkey = `${serviceId}|${f.id}`;
-      let prev = cache.findings.get(fkey);
+      const fkey = `${skey}|${f.id}`;
+      const prev = cache.findings.get(fkey);
+      const planned = plan.findings.get(fkey);
       if (prev === undefined) {
         const row = {
-          service_id: serviceId,
           check_id: f.id,
           ...values,
           state: 'open',
@@ -534,30 +569,10 @@ export class KyselyInventory implements Inventory {
           resolved_at: null,
           last_run_id: runId,
         };
-        const inserted = await trx
-          .insertInto('findings')
-          .values(row)
-          .onConflict((oc) => oc.columns(['service_id', 'check_id']).doNothing())
-          .returning('id')
-          .executeTakeFirst();
-        if (inserted !== undefined) {
-          cache.findings.set(fkey, { id: Number(inserted.id), ...row });
-          cache.events.push({
-            findingId: Number(inserted.id),
-            runId,
-            at: ts,
-            event: 'opened',
-            detail: { severity: f.severity },
-          });
-          continue;
-        }
-        // Another writer inserted it between our read and our insert: treat as existing.
-        prev = await trx
-          .selectFrom('findings')
-          .selectAll()
-          .where('service_id', '=', serviceId)
-          .where('check_id', '=', f.id)
-          .executeTakeFirstOrThrow();
+        plan.findings.set(fkey, { serviceKey: skey, id: null, row });
+        cache.findings.set(fkey, { id: UNSAVED, service_id: UNSAVED, ...row });
+        plan.events.push({ finding: fkey, runId, at: ts, event: 'opened', detail: { severity: f.severity } });
+        continue;
       }
       const reopen = prev.state === 'resolved' || prev.user_state === 'fixed';
       const retry = prev.last_run_id === runId && prev.state === 'open' && !reopen;
@@ -569,27 +584,125 @@ export class KyselyInventory implements Inventory {
         last_seen: maxIso(prev.last_seen, ts),
         last_run_id: runId,
       };
-      await trx.updateTable('findings').set(update).where('id', '=', prev.id).execute();
-      cache.findings.set(fkey, { ...prev, ...update });
+      const next = { ...prev, ...update };
+      cache.findings.set(fkey, next);
+      plan.findings.set(fkey, {
+        serviceKey: skey,
+        id: planned ? planned.id : Number(prev.id),
+        row: {
+          check_id: next.check_id,
+          severity: next.severity,
+          title: next.title,
+          confidence: next.confidence,
+          evidence: next.evidence,
+          state: next.state,
+          user_state: next.user_state,
+          first_seen: next.first_seen,
+          last_seen: next.last_seen,
+          resolved_at: next.resolved_at,
+          last_run_id: next.last_run_id,
+        },
+      });
       if (retry) continue;
-      cache.events.push(
+      plan.events.push(
         reopen
           ? {
-              findingId: Number(prev.id),
+              finding: fkey,
               runId,
               at: ts,
               event: 'reopened',
               detail: { from: prev.state === 'resolved' ? 'resolved' : 'fixed', userState: prev.user_state },
             }
-          : {
-              findingId: Number(prev.id),
-              runId,
-              at: ts,
-              event: 'seen',
-              detail: prev.state === 'open' ? null : { from: prev.state },
-            },
+          : { finding: fkey, runId, at: ts, event: 'seen', detail: prev.state === 'open' ? null : { from: prev.state } },
       );
     }
+  }
+
+  /** Writes a planned batch: assets, services, observations and findings each with multi-row upserts. */
+  private async flushPlan(trx: Tx, plan: BatchPlan): Promise<void> {
+    const assetIds = new Map<string, number>();
+    for (const part of chunks([...plan.assets.values()], ASSET_CHUNK)) {
+      const rows = await trx
+        .insertInto('assets')
+        .values(part)
+        .onConflict((oc) => oc.column('ip').doUpdateSet(excludedSet(ASSET_UPSERT_COLUMNS)))
+        .returning(['id', 'ip'])
+        .execute();
+      for (const r of rows) assetIds.set(r.ip, Number(r.id));
+    }
+    const serviceIds = new Map<string, number>();
+    for (const part of chunks([...plan.services.values()], SERVICE_CHUNK)) {
+      const rows = await trx
+        .insertInto('services')
+        .values(part.map((s) => ({ ...s, asset_id: mustGet(assetIds, s.ip, 'asset') })))
+        .onConflict((oc) => oc.columns(['ip', 'port']).doUpdateSet(excludedSet(SERVICE_UPSERT_COLUMNS)))
+        .returning(['id', 'ip', 'port'])
+        .execute();
+      for (const r of rows) serviceIds.set(`${r.ip}|${r.port}`, Number(r.id));
+    }
+    const runId = [...plan.services.values()][0]?.last_run_id ?? null;
+    if (runId === null) return;
+    for (const part of chunks([...plan.observations.entries()], SERVICE_CHUNK)) {
+      await trx
+        .insertInto('observations')
+        .values(part.map(([k, o]) => ({ run_id: runId, service_id: mustGet(serviceIds, k, 'service'), ...o })))
+        .onConflict((oc) => oc.columns(['run_id', 'service_id']).doUpdateSet(excludedSet(OBSERVATION_UPSERT_COLUMNS)))
+        .execute();
+    }
+
+    // Findings: new ones are inserted (one that another writer inserted meanwhile is then
+    // updated as an existing one, and its 'opened' event becomes 'seen'); known ones upserted.
+    const findingIds = new Map<string, number>();
+    const fresh = [...plan.findings.entries()].filter(([, p]) => p.id === null);
+    const known = [...plan.findings.entries()].filter(([, p]) => p.id !== null);
+    const raced = new Set<string>();
+    for (const part of chunks(fresh, FINDING_CHUNK)) {
+      const withIds = part.map(([k, p]) => [k, { service_id: mustGet(serviceIds, p.serviceKey, 'service'), ...p.row }] as const);
+      const rows = await trx
+        .insertInto('findings')
+        .values(withIds.map(([, r]) => r))
+        .onConflict((oc) => oc.columns(['service_id', 'check_id']).doNothing())
+        .returning(['id', 'service_id', 'check_id'])
+        .execute();
+      const got = new Map(rows.map((r) => [`${r.service_id}|${r.check_id}`, Number(r.id)]));
+      for (const [k, r] of withIds) {
+        const id = got.get(`${r.service_id}|${r.check_id}`);
+        if (id !== undefined) findingIds.set(k, id);
+        else raced.add(k);
+      }
+    }
+    for (const k of raced) {
+      const p = plan.findings.get(k)!;
+      const existing = await trx
+        .selectFrom('findings')
+        .selectAll()
+        .where('service_id', '=', mustGet(serviceIds, p.serviceKey, 'service'))
+        .where('check_id', '=', p.row.check_id)
+        .executeTakeFirstOrThrow();
+      findingIds.set(k, Number(existing.id));
+      known.push([k, { ...p, id: Number(existing.id), row: { ...p.row, first_seen: minIso(existing.first_seen, p.row.first_seen), user_state: existing.user_state === 'fixed' ? null : existing.user_state } }]);
+    }
+    for (const part of chunks(known, FINDING_CHUNK)) {
+      await trx
+        .insertInto('findings')
+        .values(part.map(([, p]) => ({ service_id: mustGet(serviceIds, p.serviceKey, 'service'), ...p.row })))
+        .onConflict((oc) => oc.columns(['service_id', 'check_id']).doUpdateSet(excludedSet(FINDING_UPSERT_COLUMNS)))
+        .execute();
+      for (const [k, p] of part) findingIds.set(k, p.id!);
+    }
+
+    await this.addEvents(
+      trx,
+      plan.events.map((e) => ({
+        findingId: mustGet(findingIds, e.finding, 'finding'),
+        runId: e.runId,
+        at: e.at,
+        event: e.event === 'opened' && raced.has(e.finding) ? 'seen' : e.event,
+        detail: e.event === 'opened' && raced.has(e.finding) ? null : e.detail,
+      })),
+    );
+    const serviceEvents = plan.serviceEvents.map(({ serviceKey, ...e }) => ({ service_id: mustGet(serviceIds, serviceKey, 'service'), ...e }));
+    for (const part of chunks(serviceEvents)) await trx.insertInto('service_events').values(part).execute();
   }
 
   private async addEvents(trx: Tx, events: EventInput[]): Promise<void> {
