@@ -31,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   monitor: async () => [(await import('./commands/monitor.js')).registerMonitor],
   stop: async () => [(await import('./commands/monitor.js')).registerStop],
   worker: async () => [(await import('./commands/worker.js')).registerWorker],
+  optout: async () => [(await import('./commands/optout.js')).registerOptOut],
 };
 /** Commands registered by another command's module. */
 const ALIASES: Record<string, string> = { fingerprints: 'checks', vulndb: 'checks' };

@@ -4,7 +4,9 @@
  * position in the run's permutation (shard i of n takes positions i, i+n, i+2n, ..., as ZMap's
  * --shards, so every shard spreads over every network), keeps their state in dist_shards,
  * enqueues one BullMQ job per shard (job id per run and shard: enqueueing twice adds nothing),
- * follows progress with the CLI's progress bar, and finishes the run when every shard is done.
+ * follows progress with an aggregate progress bar (targets across shards, shards by state,
+ * progress.ts), and finishes the run when every shard is done. Internet mode's exclusions and
+ * the opt-out list are reported before the first shard is enqueued; the workers enforce both.
  *
  * PostgreSQL is the truth, Redis only carries work in flight. A sentinel key per run tells the
  * coordinator when Redis lost its data (restarted empty): it re-enqueues every unfinished
@@ -22,12 +24,13 @@ import type { RunState } from '../core/types.js';
 import { sleep } from '../engine/rate-limiter.js';
 import type { RunStats } from '../engine/run-scan.js';
 import { type Inventory, type KyselyInventory, isPostgresUrl } from '../inventory/index.js';
-import { makeProgress } from '../output/progress.js';
-import type { IpSet, TargetSet } from '../scope/index.js';
+import { loadOptOutSet } from '../inventory/opt-out.js';
+import { type IpSet, type TargetSet, combineExclusions, describeExclusions, exclusionCounts } from '../scope/index.js';
 import { DEFAULT_NET_PREFIXES, type NetPrefixes } from './net-lock.js';
 import { DEFAULT_PREFIX, QUEUE_NAME, checkPrefix, keys, parseQueueUrl, redisClient, shardJobId } from './redis.js';
 import { openPgInventory } from './pg.js';
 import { withRetry } from './retry.js';
+import { makeDistributedProgress, shardCounts } from './progress.js';
 import { optionsHash, prepareScan } from './scan-setup.js';
 import { cancelShards, ensureShardTable, initShards, listShards, markShardFailed, reopenShards, shardDb } from './shard-store.js';
 import { DistributedError, type ShardJob, type ShardRow, type StoredScanOptions, StoredScanOptionsSchema } from './types.js';
@@ -84,7 +87,15 @@ export interface CoordinatorResult {
   reEnqueued: number;
   /** Stalled-shard reports printed. */
   stalled: number;
+  /** Target addresses left out by internet mode and skipped for opt-out. */
+  excluded: ExcludedStats;
   inventory: string;
+}
+
+/** Addresses each exclusion took out of the run: counted once at the start, plus what workers skipped as the opt-out list grew. */
+export interface ExcludedStats {
+  specialPurpose: number;
+  optOut: number;
 }
 
 function aggregate(rows: ShardRow[], targets: number, startedAt: number): RunStats {
@@ -166,6 +177,11 @@ export async function runCoordinator(opts: CoordinatorOptions): Promise<Coordina
     }
     const prep = await prepareScan(stored);
     const size = prep.targets.size;
+    // What internet mode and the opt-outs leave out, said before the first shard is enqueued. The
+    // workers enforce both themselves (they rebuild the exclusions and reload the opt-out list).
+    const inventoryOptOuts = await retry(() => loadOptOutSet(inv));
+    const startOptOuts = exclusionCounts(prep.targets.addresses(), combineExclusions(prep.exclusions.exclude, { internet: stored.internet, optOut: prep.exclusions.optOut.union(inventoryOptOuts) }));
+    for (const line of describeExclusions(startOptOuts, { internet: stored.internet !== undefined, targets: size })) say(line);
     if (shardCount === 0) shardCount = defaultShardCount(size);
     shardCount = Math.max(1, Math.min(shardCount, Math.max(1, size)));
 
@@ -226,7 +242,7 @@ export async function runCoordinator(opts: CoordinatorOptions): Promise<Coordina
     );
 
     const startedAt = Date.now();
-    const progress = makeProgress(opts.quiet ? 'quiet' : 'auto', stderr);
+    const progress = makeDistributedProgress(opts.quiet ? 'quiet' : 'auto', stderr);
     let reEnqueued = 0;
     const stalledSeen = new Set<string>();
     let lastReconcile = Date.now();
@@ -243,7 +259,7 @@ export async function runCoordinator(opts: CoordinatorOptions): Promise<Coordina
     try {
       for (;;) {
         rows = await retry(() => listShards(db, runId));
-        progress.update(aggregate(rows, size, startedAt));
+        progress.update(aggregate(rows, size, startedAt), shardCounts(rows, stallMs));
         const open = unfinished(rows);
         if (open.length === 0 || aborted) break;
 
@@ -326,9 +342,14 @@ export async function runCoordinator(opts: CoordinatorOptions): Promise<Coordina
     rows = await retry(() => listShards(db, runId));
     const stats = aggregate(rows, size, startedAt);
     stats.hostsDone = rows.reduce((n, x) => n + x.stats.hostsDone, 0);
+    // The run's own opt-out ranges are left out when the sets are built; the inventory's list is skipped by the workers as they go.
+    const excluded: ExcludedStats = {
+      specialPurpose: prep.excluded.specialPurpose,
+      optOut: prep.excluded.optOut + rows.reduce((n, x) => n + (x.stats.optedOut ?? 0), 0),
+    };
     await retry(() =>
       inv.finishRun(runId, state, {
-        stats: { ...stats, distributed: { shards: shardCount, reEnqueued, failedShards: failed.map((x) => ({ shard: x.shard, error: x.error })) } },
+        stats: { ...stats, excluded, distributed: { shards: shardCount, reEnqueued, failedShards: failed.map((x) => ({ shard: x.shard, error: x.error })) } },
         unreachableHosts: unreachable,
       }),
     );
@@ -340,7 +361,7 @@ export async function runCoordinator(opts: CoordinatorOptions): Promise<Coordina
     } else if (state === 'interrupted') {
       say(`run ${runId}: interrupted; resume with: medsurface scan --resume ${runId} --queue ${target.display} --db ${inv.location}`);
     }
-    return { runId, state, stats, shards: rows, reEnqueued, stalled: stalledSeen.size, inventory: inv.location };
+    return { runId, state, stats, excluded, shards: rows, reEnqueued, stalled: stalledSeen.size, inventory: inv.location };
   } finally {
     await queue?.close().catch(() => {});
     redis?.disconnect();

@@ -15,15 +15,34 @@ import type { RateLimiter } from '../engine/rate-limiter.js';
 import type { ScanConfig } from '../engine/scan-service.js';
 import { defaultInventoryPath } from '../inventory/index.js';
 import { selectProbes } from '../probes/index.js';
-import { type IpSet, TargetSet, assertInScope, loadIpSetSpecs, makeScopeGuard } from '../scope/index.js';
+import { ScopeError, UsageError } from '../core/errors.js';
+import {
+  type ExclusionCounts,
+  type IpSet,
+  type RunExclusions,
+  TargetSet,
+  assertInScope,
+  checkInternetContact,
+  combineExclusions,
+  exclusionCounts,
+  loadIpSetSpecs,
+  makeScopeGuard,
+} from '../scope/index.js';
 import { VulnDb } from '../vuln/index.js';
 import { DistributedError, type SetFingerprints, type StoredScanOptions } from './types.js';
 
 export interface PreparedScan {
   stored: StoredScanOptions;
   targets: TargetSet;
-  /** The run's exclusion list, plus any the worker adds (`worker --exclude`). */
+  /**
+   * Every address never scanned: the run's exclusion list, internet mode's special-purpose
+   * blocks, the run's opt-out ranges, and any the worker adds (`worker --exclude`).
+   */
   exclude: IpSet;
+  /** The parts of `exclude`, for the report. */
+  exclusions: RunExclusions;
+  /** How many target addresses internet mode and the run's opt-out ranges took out. */
+  excluded: ExclusionCounts;
   scope: IpSet | undefined;
   fingerprints: SetFingerprints;
   attributor: Attributor | null;
@@ -76,6 +95,17 @@ export async function prepareScan(stored: StoredScanOptions, opts: { extraExclud
   }
   const targets = await TargetSet.fromSpecs(stored.targets, { ...(stored.resolver ? { resolver: stored.resolver } : {}) });
   const runExclude = await loadIpSetSpecs(stored.exclude, stored.excludeFile);
+  const runOptOut = stored.optOut && stored.optOut.length > 0 ? await loadIpSetSpecs(stored.optOut, [], undefined, 'opt-out ranges of the run') : undefined;
+  // Internet mode is enforced here, in every worker, from the stored options: never only at the
+  // coordinator. A run that breaks its rules is refused for good (a retry would not change it).
+  let exclusions: RunExclusions;
+  try {
+    if (stored.internet) checkInternetContact(stored.contact);
+    exclusions = combineExclusions(runExclude, { internet: stored.internet, ...(runOptOut ? { optOut: runOptOut } : {}) });
+  } catch (err) {
+    if (err instanceof UsageError) throw new DistributedError(`the run's internet mode: ${err.message}`, { cause: err });
+    throw err;
+  }
   const scope = stored.scope ? await loadIpSetSpecs([stored.scope], []) : undefined;
   if (scope) assertInScope(targets, scope);
   const attributor = stored.attribution
@@ -84,7 +114,9 @@ export async function prepareScan(stored: StoredScanOptions, opts: { extraExclud
   return {
     stored,
     targets,
-    exclude: opts.extraExclude ? runExclude.union(opts.extraExclude) : runExclude,
+    exclude: opts.extraExclude ? exclusions.all.union(opts.extraExclude) : exclusions.all,
+    exclusions,
+    excluded: exclusionCounts(targets.addresses(), exclusions),
     scope,
     fingerprints: {
       targetCount: targets.size,
@@ -112,20 +144,40 @@ export function assertSameSets(expected: SetFingerprints, actual: SetFingerprint
   }
 }
 
-/** The engine configuration of scan.ts executeScan, from the stored options. */
+/** Addresses that may join the exclusions while a shard runs (the opt-out list, reloaded). */
+export interface LiveExclusion {
+  has(ip: string): boolean;
+}
+
+/**
+ * The engine configuration of scan.ts executeScan, from the stored options. `optOut`: the live
+ * opt-out list; the scope guard refuses its addresses at connect time (a host in flight when
+ * its range is opted out gets no further connection), and the send log, which records what was
+ * sent, leaves out what the guard refused.
+ */
 export function scanConfigOf(
   p: PreparedScan,
-  extras: { signal: AbortSignal; rate: RateLimiter | null; sendLog?: SendLog },
+  extras: { signal: AbortSignal; rate: RateLimiter | null; sendLog?: SendLog; optOut?: LiveExclusion },
 ): ScanConfig {
   const s = p.stored;
   const attributor = p.attributor;
+  const baseGuard = makeScopeGuard({ ...(p.scope ? { scope: p.scope } : {}), exclude: p.exclude });
+  const live = extras.optOut;
+  const guard = live
+    ? (ip: string) => {
+        baseGuard(ip);
+        if (live.has(ip)) throw new ScopeError(`refused ${ip}: on the opt-out list`);
+      }
+    : baseGuard;
+  const baseLog = extras.sendLog;
+  const sendLog: SendLog | undefined = baseLog && live ? (e) => (live.has(e.ip) ? undefined : baseLog(e)) : baseLog;
   return {
     probes: selectProbes(s.probes),
     ports: s.ports,
     profile: s.profile,
     timeouts: s.timeouts,
     retries: s.retries,
-    guard: makeScopeGuard({ ...(p.scope ? { scope: p.scope } : {}), exclude: p.exclude }),
+    guard,
     rate: extras.rate,
     hostConcurrency: s.hostConcurrency,
     hostDelayMs: s.hostDelay,
@@ -133,8 +185,10 @@ export function scanConfigOf(
     probeOptions: {
       dicom: { ...(s.callingAe ? { callingAe: s.callingAe } : {}) },
       http: { ...(s.contact ? { contact: s.contact } : {}) },
+      // Probes without a User-Agent carry the contact where their protocol can (FTP's anonymous password).
+      ...(s.contact ? { contact: s.contact } : {}),
     },
-    ...(extras.sendLog ? { sendLog: extras.sendLog } : {}),
+    ...(sendLog ? { sendLog } : {}),
     vulnDb: p.vulnDb,
     ...(s.credentials ? { credentials: s.credentials } : {}),
     ...(attributor ? { attribute: (ip: string) => compactAttribution(attributor.lookup(ip)) } : {}),

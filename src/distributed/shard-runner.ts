@@ -11,6 +11,7 @@
  * its checkpoint rescans at most the hosts after it, and the inventory's upserts (one
  * observation per run and service, one finding per service and check) absorb the rewrite.
  */
+import { ScopeError } from '../core/errors.js';
 import { isOpen } from '../core/status.js';
 import type { ServiceRecord } from '../core/types.js';
 import { type ScanConfig, scanHost } from '../engine/scan-service.js';
@@ -47,6 +48,12 @@ export interface ShardRunOptions {
   aroundHost?: (ip: string, scan: () => Promise<ServiceRecord[]>) => Promise<ServiceRecord[] | null>;
   /** Every record, open or not, as it completes. */
   onRecord?: (rec: ServiceRecord) => void;
+  /**
+   * Addresses that joined the exclusions after the shard started (the reloaded opt-out list):
+   * skipped when the shard reaches them, and a host in flight whose connection the scope guard
+   * refuses for that reason ends without records. Both count in `stats.optedOut`.
+   */
+  skip?: (ip: string) => boolean;
 }
 
 export interface ShardRunResult {
@@ -113,7 +120,21 @@ export async function runShard(opts: ShardRunOptions): Promise<ShardRunResult> {
       }
       nextPosition = n.value.position + 1;
       if (skip.has(n.value.position)) continue;
+      if (opts.skip?.(n.value.target.ip)) {
+        stats.optedOut = (stats.optedOut ?? 0) + 1;
+        continue;
+      }
       return n.value;
+    }
+  };
+
+  /** A host scan that the live exclusion stopped midway gives no records (nothing more is sent to it). */
+  const scanOrSkip = async (target: { ip: string; hostname?: string }): Promise<ServiceRecord[] | 'skipped'> => {
+    try {
+      return await scanHost(target, config);
+    } catch (err) {
+      if (err instanceof ScopeError && opts.skip?.(target.ip)) return 'skipped';
+      throw err;
     }
   };
 
@@ -122,10 +143,22 @@ export async function runShard(opts: ShardRunOptions): Promise<ShardRunResult> {
       const item = take();
       if (!item) return;
       inflight.add(item.position);
-      const scan = () => scanHost(item.target, config);
+      let optedOut = false;
+      const scan = async () => {
+        const r = await scanOrSkip(item.target);
+        if (r !== 'skipped') return r;
+        optedOut = true;
+        return [];
+      };
       const records = opts.aroundHost ? await opts.aroundHost(item.target.ip, scan) : await scan();
       // Abandoned in flight: it stays in `inflight`, so the checkpoint resumes at or before it.
       if (records === null || config.signal.aborted) return;
+      if (optedOut) {
+        stats.optedOut = (stats.optedOut ?? 0) + 1;
+        inflight.delete(item.position);
+        done.add(item.position);
+        continue;
+      }
       for (const rec of records) {
         stats.probes++;
         if (isOpen(rec.status)) {

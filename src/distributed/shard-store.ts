@@ -107,6 +107,7 @@ function parseStats(text: string | null): ShardStats {
       probes: Number(v.probes ?? 0),
       open: Number(v.open ?? 0),
       findings: Number(v.findings ?? 0),
+      ...(v.optedOut ? { optedOut: Number(v.optedOut) } : {}),
     };
   } catch {
     return { ...EMPTY_SHARD_STATS };

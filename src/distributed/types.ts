@@ -46,6 +46,10 @@ export const StoredScanOptionsSchema = z.object({
     .object({ enabled: z.boolean(), budget: z.number().int().min(0).max(100), delayMs: z.number().int().min(0), weak: z.boolean() })
     .optional(),
   attribution: z.object({ geoip: z.array(text()).max(100), asn: z.array(text()).max(100), orgs: text().optional() }).optional(),
+  /** Internet mode (`--internet`): special-purpose blocks excluded, but for `--allow-special` ranges; needs `contact`. */
+  internet: z.object({ allowSpecial: z.array(text(64)).max(1000) }).optional(),
+  /** Ranges of the coordinator's `--opt-out-file`, read when the run was created (workers add the inventory's list). */
+  optOut: z.array(text(100)).max(MAX_SPECS).optional(),
 });
 export type StoredScanOptions = z.infer<typeof StoredScanOptionsSchema>;
 
@@ -87,6 +91,8 @@ export interface ShardStats {
   probes: number;
   open: number;
   findings: number;
+  /** Positions skipped because their address was on the opt-out list when the shard reached them. */
+  optedOut?: number;
 }
 
 export const EMPTY_SHARD_STATS: ShardStats = { hostsDone: 0, probes: 0, open: 0, findings: 0 };

@@ -8,6 +8,9 @@
  * differ from the stored ones is refused, so whoever can write to Redis cannot widen a scan),
  * the sets are checked against the coordinator's fingerprints, the global rate limit and the
  * per-network politeness lock live in Redis, and `medsurface stop --all` reaches workers too.
+ * Internet mode's special-purpose exclusion is rebuilt here from the stored options, and the
+ * opt-out list (the inventory's, plus this machine's `--opt-out-file`) is reloaded at every
+ * shard start and every minute while the worker runs (opt-out-watch.ts).
  *
  * Failure handling: BullMQ's lock on the job (lockDuration, renewed while the processor runs)
  * and the PostgreSQL lease on the shard (same duration, renewed by a heartbeat) both lapse when
@@ -29,6 +32,7 @@ import { type KyselyInventory, isPostgresUrl } from '../inventory/index.js';
 import { defaultStopDir, watchStop } from '../monitor/stop.js';
 import type { IpSet } from '../scope/index.js';
 import { NetLocks } from './net-lock.js';
+import { OPT_OUT_RELOAD_MS, OptOutWatch } from './opt-out-watch.js';
 import { openPgInventory } from './pg.js';
 import { SharedRateLimiter } from './rate.js';
 import { DEFAULT_PREFIX, QUEUE_NAME, checkPrefix, keys, parseQueueUrl, redisClient } from './redis.js';
@@ -67,6 +71,10 @@ export interface WorkerOptions {
   dbRetryMs?: number;
   /** Addresses this worker never scans, on top of the run's exclusion list. */
   extraExclude?: IpSet;
+  /** Opt-out lists of this machine, re-read with the inventory's opt-out list. */
+  optOutFiles?: string[];
+  /** How often the opt-out list is reloaded while the worker runs (ms, at most 60,000; tests use less). */
+  optOutReloadMs?: number;
   /** Folder of the send logs (default beside the inventory data, as scan.ts). */
   sendLogDir?: string;
   /** Emergency-stop folder (`medsurface stop --all`); null: not watched. */
@@ -83,6 +91,8 @@ export interface WorkerStats {
   netWaits: number;
   netWaitedMs: number;
   rateCalls: number;
+  /** Addresses skipped because they were on the opt-out list when reached (finished shards). */
+  optedOut: number;
 }
 
 export interface RunningWorker {
@@ -114,22 +124,30 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   if (opts.concurrency !== undefined && (!Number.isInteger(opts.concurrency) || opts.concurrency < 1)) {
     throw new DistributedError('--concurrency must be at least 1');
   }
+  const optOutReloadMs = opts.optOutReloadMs ?? OPT_OUT_RELOAD_MS;
+  if (!Number.isInteger(optOutReloadMs) || optOutReloadMs < 100 || optOutReloadMs > OPT_OUT_RELOAD_MS) {
+    throw new DistributedError(`the opt-out reload interval must be between 100 and ${OPT_OUT_RELOAD_MS} ms`);
+  }
   const log = opts.log ?? ((line: string) => process.stderr.write(`medsurface worker ${id}: ${line}\n`));
   const dbRetryMs = opts.dbRetryMs ?? DEFAULT_DB_RETRY_MS;
   const checkpointEveryMs = opts.checkpointEveryMs ?? 2000;
 
   const inv: KyselyInventory = await openPgInventory(opts.dbUrl);
   const db = shardDb(inv.db);
+  // The opt-out list, honoured by every worker itself: read once now (a bad file is a start-up error), then reloaded.
+  const optOuts = new OptOutWatch(inv, { files: opts.optOutFiles ?? [], everyMs: optOutReloadMs, log });
   try {
     await ensureShardTable(db);
+    await optOuts.reload();
   } catch (err) {
     await inv.close();
     throw err;
   }
+  optOuts.start();
   const client: Redis = redisClient(target, { blocking: true, name: `medsurface-worker-${id}` });
   /** Politeness locks, one set per prefix pair a run asks for (usually one). */
   const netLocks = new Map<string, NetLocks>();
-  const stats: WorkerStats = { shardsDone: 0, shardsStarted: 0, hosts: 0, probes: 0, open: 0, netWaits: 0, netWaitedMs: 0, rateCalls: 0 };
+  const stats: WorkerStats = { shardsDone: 0, shardsStarted: 0, hosts: 0, probes: 0, open: 0, netWaits: 0, netWaitedMs: 0, rateCalls: 0, optedOut: 0 };
   const stopping = new AbortController();
   setMaxListeners(0, stopping.signal);
   const lockFor = (j: ShardJob): NetLocks => {
@@ -149,6 +167,13 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     if (prepared?.runId !== runId || prepared.key !== key) {
       const value = prepareScan(stored, opts.extraExclude ? { extraExclude: opts.extraExclude } : {});
       prepared = { runId, key, value };
+      value.then(
+        (p) => {
+          if (stored.internet) log(`run ${runId}: internet mode: excluded ${p.excluded.specialPurpose} addresses: special-purpose`);
+          if (p.excluded.optOut > 0) log(`run ${runId}: excluded ${p.excluded.optOut} addresses: opt-out ranges of the run`);
+        },
+        () => {},
+      );
       value.catch(() => {
         if (prepared?.value === value) prepared = null;
       });
@@ -230,6 +255,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     try {
       const prep = await prepare(j.runId, stored);
       assertSameSets(j.fingerprints, prep.fingerprints, stored);
+      // The opt-out list as it stands now; reloaded every optOutReloadMs while the shard runs.
+      await retry(() => optOuts.reload(), 'loading the opt-out list');
       sendLog = new SendLogFile(path.join(opts.sendLogDir ?? dataDir(), 'runs', `${j.runId}.${id}.sendlog.jsonl`));
       const rate = stored.rate > 0 ? new SharedRateLimiter(client, keys.rate(prefix, j.runId), stored.rate) : null;
       const locks = lockFor(j);
@@ -238,7 +265,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         exclude: prep.exclude,
         seed: BigInt(stored.seed),
         shard: { index: j.shard, count: j.count },
-        config: scanConfigOf(prep, { signal: shardStop.signal, rate, sendLog: sendLog.log }),
+        config: scanConfigOf(prep, { signal: shardStop.signal, rate, sendLog: sendLog.log, optOut: optOuts }),
         concurrency: opts.concurrency ?? stored.concurrency,
         resume: row.checkpoint,
         stats: row.stats,
@@ -252,6 +279,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         onRecord: () => {
           stats.probes++;
         },
+        skip: (ip) => optOuts.has(ip),
       });
       if (rate) stats.rateCalls += rate.calls;
       stats.netWaits = locks.stats.waits;
@@ -265,7 +293,9 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         stats.shardsDone++;
         stats.hosts += result.progress.stats.hostsDone - row.stats.hostsDone;
         stats.open += result.progress.stats.open - row.stats.open;
-        log(`${label}: done (${result.progress.stats.hostsDone} hosts, ${result.progress.stats.open} open services)`);
+        stats.optedOut += (result.progress.stats.optedOut ?? 0) - (row.stats.optedOut ?? 0);
+        const skipped = result.progress.stats.optedOut ? `, ${result.progress.stats.optedOut} skipped: opt-out` : '';
+        log(`${label}: done (${result.progress.stats.hostsDone} hosts, ${result.progress.stats.open} open services${skipped})`);
         return { shard: j.shard, ...result.progress.stats };
       }
       if (why === 'stopping') {
@@ -320,6 +350,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const stop = (): Promise<void> => {
     stopPromise ??= (async () => {
       unwatch?.();
+      optOuts.stop();
       stopping.abort();
       await bull.close().catch((err) => log(`closing the queue: ${messageOf(err)}`));
       for (const l of netLocks.values()) l.close();

@@ -120,8 +120,23 @@ function openSqlite(path: string, opts: KyselyInventoryOptions): KyselyInventory
   return new KyselyInventory(db, 'sqlite', full, opts);
 }
 
+/**
+ * bigint columns (run target counters, counts) come back as numbers, as SQLite's do, so both
+ * engines give the same rows; a value beyond 2^53 (never reached: 2^32 addresses x 65,536 ports
+ * is 2^48) stays a string rather than losing digits.
+ */
+const PG_TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 && format !== 'binary'
+      ? (text: string) => {
+          const n = Number(text);
+          return Number.isSafeInteger(n) ? n : text;
+        }
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
 function openPostgres(url: string, opts: KyselyInventoryOptions): KyselyInventory {
-  const pool = new pg.Pool({ connectionString: url, max: PG_POOL_MAX, application_name: 'medsurface' });
+  const pool = new pg.Pool({ connectionString: url, max: PG_POOL_MAX, application_name: 'medsurface', types: PG_TYPES });
   // An idle client losing its server must not crash the process: the next query reports the error.
   pool.on('error', () => {});
   // A connection reset in the middle of a query must fail that query, not kill the process

@@ -132,6 +132,95 @@ export interface FindingEventsTable {
   detail: string | null;
 }
 
+/** Ranges whose owners asked not to be scanned (migrations/0007-opt-outs.ts, src/inventory/opt-out.ts). */
+export interface OptOutsTable {
+  /** Canonical CIDR text, host bits cleared (`192.0.2.0/24`, `2001:db8::/48`). */
+  cidr: string;
+  reason: string | null;
+  contact: string | null;
+  added_at: string;
+  added_by: string;
+}
+
+/** API users (migrations/0006-server.ts, src/server/auth/). */
+export interface UsersTable {
+  id: Generated<number>;
+  /** Lower case, unique. */
+  username: string;
+  /** argon2id PHC string. */
+  password_hash: string;
+  /** admin, analyst or viewer. */
+  role: string;
+  can_intrusive: number;
+  /** JSON array of attribution organisations the user is limited to; null = all. */
+  orgs: string | null;
+  disabled: number;
+  /** Failed logins in a row; reset by a successful one. */
+  failed_logins: number;
+  locked_until: string | null;
+  created_at: string;
+  updated_at: string;
+  last_login_at: string | null;
+}
+
+/** Browser sessions; the id is stored as the SHA-256 hex of the cookie value. */
+export interface SessionsTable {
+  id_hash: string;
+  user_id: number;
+  csrf_token: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+}
+
+/** API tokens (`mst_...`), stored as the SHA-256 hex of the token. */
+export interface ApiTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  token_hash: string;
+  /** The first characters of the token, to recognise it in lists. */
+  prefix: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+}
+
+/** The API's audit log (never passwords or token secrets). */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: string;
+  user_id: number | null;
+  username: string | null;
+  action: string;
+  target: string | null;
+  ok: number;
+  ip: string | null;
+  /** JSON. */
+  detail: string | null;
+}
+
+/** Scans launched through the API (src/server/scans.ts); the run itself is in scan_runs. */
+export interface ApiScansTable {
+  run_id: string;
+  user_id: number | null;
+  username: string | null;
+  profile: string;
+  /** JSON array. */
+  targets: string;
+  ports: string | null;
+  /** starting, running, completed, interrupted, failed. */
+  state: string;
+  /** The server instance whose child process runs it. */
+  instance: string;
+  pid: number | null;
+  cancel_requested: number;
+  created_at: string;
+  finished_at: string | null;
+  exit_code: number | null;
+  error: string | null;
+}
+
 export interface InventoryDatabase {
   scan_runs: ScanRunsTable;
   assets: AssetsTable;
@@ -142,4 +231,10 @@ export interface InventoryDatabase {
   asset_tags: AssetTagsTable;
   service_events: ServiceEventsTable;
   monitor_jobs: MonitorJobsTable;
+  opt_outs: OptOutsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  api_tokens: ApiTokensTable;
+  audit_log: AuditLogTable;
+  api_scans: ApiScansTable;
 }

@@ -12,3 +12,13 @@ export type { ReadFileFn } from './lists.js';
 export { makeScopeGuard, assertInScope } from './guard.js';
 export { createHostResolver, parseResolverSpec } from './resolver.js';
 export type { HostResolver } from './resolver.js';
+export {
+  MAX_CONTACT_CHARS,
+  checkInternetContact,
+  combineExclusions,
+  describeExclusions,
+  exclusionCounts,
+  internetExclusion,
+  parseAllowSpecial,
+} from './internet.js';
+export type { ExclusionCounts, InternetMode, RunExclusions } from './internet.js';

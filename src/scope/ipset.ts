@@ -375,6 +375,11 @@ export class IpSet {
     return new IpSet(subtractRanges(this.v4, o.v4, STEP4), subtractRanges(this.v6, o.v6, STEP6));
   }
 
+  /** The addresses in both sets (A minus what of A is not in B: two linear merges, never expanded). */
+  intersect(o: IpSet): IpSet {
+    return this.subtract(this.subtract(o));
+  }
+
   get isEmpty(): boolean {
     return this.v4.starts.length === 0 && this.v6.starts.length === 0;
   }

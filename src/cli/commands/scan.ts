@@ -24,6 +24,17 @@ import { CREDENTIAL_DEFAULTS } from '../../credentials/attempt.js';
 import { defaultStopDir, registerRun, watchStop } from '../../monitor/stop.js';
 import { type DiscoveryKind, describeDiscovery, loadDiscovered } from '../../scope/discovery/index.js';
 import { TargetSet, assertInScope, loadIpSetSpecs, makeScopeGuard } from '../../scope/index.js';
+import {
+  type ExclusionCounts,
+  type InternetMode,
+  type IpSet,
+  checkInternetContact,
+  combineExclusions,
+  describeExclusions,
+  exclusionCounts,
+  parseAllowSpecial,
+} from '../../scope/index.js';
+import { loadOptOutSet, loadOptOutSetAt } from '../../inventory/opt-out.js';
 import { intOption, listOption, parsePorts } from '../options.js';
 
 export interface ScanOptions {
@@ -51,6 +62,8 @@ export interface ScanOptions {
   db?: string;
   inventory: boolean;
   resume?: string;
+  /** Id of the new run (`--run-id`): the API launches scans under ids it chose (src/server/scans.ts). */
+  runId?: string;
   seed?: string;
   quiet?: boolean;
   sendLog?: string;
@@ -73,6 +86,32 @@ export interface ScanOptions {
   queue?: string;
   shards?: number;
   queuePrefix?: string;
+  /** Internet mode: IANA special-purpose blocks excluded (but for `allowSpecial`), `contact` required. */
+  internet?: boolean;
+  /** `--allow-special CIDR` (repeatable): special-purpose ranges scanned all the same in internet mode (test labs). */
+  allowSpecial?: string[];
+  /** `--opt-out-file FILE` (repeatable): ranges never scanned, on top of the inventory's opt-out list. */
+  optOutFile?: string[];
+}
+
+/** Most opt-out ranges a run stores (as the distributed options schema allows). */
+const MAX_STORED_OPT_OUTS = 100_000;
+
+/** The ranges of the `--opt-out-file` lists as a run stores them (merged range texts). */
+async function optOutFileRanges(files: readonly string[] | undefined): Promise<string[]> {
+  if (!files || files.length === 0) return [];
+  const set = await loadIpSetSpecs([], [...files], undefined, '--opt-out-file');
+  if (set.rangeCount > MAX_STORED_OPT_OUTS) {
+    throw new UsageError(`--opt-out-file holds ${set.rangeCount} separate ranges, more than ${MAX_STORED_OPT_OUTS}; record large lists with medsurface optout add or merge them into CIDRs`);
+  }
+  return set.rangeTexts();
+}
+
+/** The internet-mode flags given on a resume: the run keeps its own mode. */
+function refuseInternetOnResume(o: ScanOptions, stored: { internet?: InternetMode } | null): void {
+  if ((o.internet || (o.allowSpecial?.length ?? 0) > 0) && !stored?.internet) {
+    throw new UsageError('--resume keeps the run\'s own options: internet mode cannot be added to a run started without --internet');
+  }
 }
 
 /** `scan --queue`: this process coordinates; workers (`medsurface worker`) scan the shards. */
@@ -82,9 +121,19 @@ async function executeDistributedScan(targetSpecs: string[], o: ScanOptions, io:
   if (o.out || o.json) throw new UsageError('--queue writes the records into the inventory, not to --out or --json');
   if (o.resume && targetSpecs.length > 0) throw new UsageError('--resume takes no targets: the run keeps its own');
   if (!o.resume && targetSpecs.length === 0) throw new UsageError('no targets given (addresses, CIDRs, ranges, names, @file)');
+  if (o.resume && (o.optOutFile?.length ?? 0) > 0) {
+    throw new UsageError('--resume keeps the run\'s own options: record new opt-outs with `medsurface optout add CIDR` (running workers reload the list within a minute)');
+  }
+  if (o.resume) refuseInternetOnResume(o, null);
   const { runCoordinator } = await import('../../distributed/index.js');
+  let options: StoredScanOptions | undefined;
+  if (!o.resume) {
+    options = buildStored(targetSpecs, o);
+    const optOut = await optOutFileRanges(o.optOutFile);
+    if (optOut.length > 0) options.optOut = optOut;
+  }
   const r = await runCoordinator({
-    ...(o.resume ? { resume: o.resume } : { options: buildStored(targetSpecs, o) }),
+    ...(options ? { options } : { resume: o.resume! }),
     queueUrl: o.queue!,
     dbUrl: o.db,
     prefix: o.queuePrefix,
@@ -94,7 +143,7 @@ async function executeDistributedScan(targetSpecs: string[], o: ScanOptions, io:
     ...(io.signal ? { signal: io.signal } : {}),
     ...(io.onRunCreated ? { onRunCreated: io.onRunCreated } : {}),
   });
-  return { runId: r.runId, state: r.state, stats: r.stats, inventory: r.inventory, sendLog: null, records: [] };
+  return { runId: r.runId, state: r.state, stats: r.stats, inventory: r.inventory, sendLog: null, records: [], excluded: r.excluded };
 }
 
 /** The one `--from-*` option given, or null; more than one is a usage error. */
@@ -159,6 +208,10 @@ interface StoredScanOptions {
   attribution?: { geoip: string[]; asn: string[]; orgs?: string };
   /** The discovery file the targets came from, with its hash (a resume must read the same file). */
   from?: { kind: DiscoveryKind; file: string; sha256: string | null; ports?: number[] };
+  /** Internet mode (`--internet`, `--allow-special`). */
+  internet?: InternetMode;
+  /** Ranges of `--opt-out-file`, read when the run started (the inventory's list is read at every start). */
+  optOut?: string[];
 }
 
 export interface ScanSummary {
@@ -168,6 +221,8 @@ export interface ScanSummary {
   inventory: string | null;
   sendLog: string | null;
   records: ServiceRecord[];
+  /** Target addresses left out by internet mode and for opt-out. */
+  excluded?: Pick<ExclusionCounts, 'specialPurpose' | 'optOut'>;
 }
 
 export interface ScanIo {
@@ -200,6 +255,12 @@ function buildStored(targets: string[], o: ScanOptions): StoredScanOptions {
   if (delayMs < 0) throw new UsageError('--credential-delay must be 0 or more');
   const seed = o.seed ?? BigInt(`0x${randomBytes(8).toString('hex')}`).toString();
   if (!/^\d+$/.test(seed)) throw new UsageError('--seed must be a non-negative integer');
+  const allowSpecial = o.allowSpecial ?? [];
+  if (allowSpecial.length > 0 && !o.internet) throw new UsageError('--allow-special applies only with --internet');
+  // Internet mode: a contact every probe carries, and only special-purpose ranges may be allowed back (checked here).
+  const internet: InternetMode | undefined = o.internet ? { allowSpecial } : undefined;
+  const contact = o.internet ? checkInternetContact(o.contact) : o.contact;
+  if (internet) parseAllowSpecial(allowSpecial);
   return {
     targets,
     ports,
@@ -211,7 +272,8 @@ function buildStored(targets: string[], o: ScanOptions): StoredScanOptions {
     ...(o.resolver ? { resolver: o.resolver } : {}),
     ...(o.callingAe ? { callingAe: o.callingAe } : {}),
     dicomTls: Boolean(o.dicomTls),
-    ...(o.contact ? { contact: o.contact } : {}),
+    ...(contact ? { contact } : {}),
+    ...(internet ? { internet } : {}),
     seed,
     credentials: { enabled: profile === 'intrusive' && o.credentials !== false, budget, delayMs, weak: o.weakPasswords !== false },
     ...(discoveryOf(o) ? { from: { ...discoveryOf(o)!, sha256: null, ...(o.ports ? { ports } : {}) } } : {}),
@@ -227,7 +289,19 @@ function buildStored(targets: string[], o: ScanOptions): StoredScanOptions {
   };
 }
 
+/** The run-id format of the stop registry (src/monitor/stop.ts RUN_ID): it names a file there. */
+const RUN_ID_OPTION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function checkRunIdOption(o: ScanOptions): void {
+  if (o.runId === undefined) return;
+  if (!RUN_ID_OPTION.test(o.runId)) throw new UsageError(`--run-id "${o.runId.slice(0, 40)}": 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  if (o.resume) throw new UsageError('--run-id names a new run; --resume continues an existing one: give one of them');
+  if (o.queue) throw new UsageError('--run-id is not available with --queue');
+  if (!o.inventory) throw new UsageError('--run-id needs the inventory (do not combine it with --no-inventory)');
+}
+
 export async function executeScan(targetSpecs: string[], o: ScanOptions, io: ScanIo): Promise<ScanSummary> {
+  checkRunIdOption(o);
   if (o.queue) return executeDistributedScan(targetSpecs, o, io);
   let inventory: Inventory | null = null;
   let stored: StoredScanOptions;
@@ -245,6 +319,7 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
         throw new UsageError(`run ${run.id} is a distributed run: resume it with --queue redis://... --db ${inventory.location}`);
       }
       stored = run.options as unknown as StoredScanOptions;
+      refuseInternetOnResume(o, stored);
       resume = (run.checkpoint as Checkpoint | null) ?? { seed: stored.seed, resumeFrom: 0, done: [] };
       runId = run.id;
     } else {
@@ -252,9 +327,16 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
       if (from && targetSpecs.length > 0) throw new UsageError(`--from-${from.kind} gives the targets: give no others`);
       if (!from && targetSpecs.length === 0) throw new UsageError('no targets given (addresses, CIDRs, ranges, names, @file or -)');
       stored = buildStored(from ? [`--from-${from.kind} ${from.file}`] : targetSpecs, o);
+      const optOutRanges = await optOutFileRanges(o.optOutFile);
+      if (optOutRanges.length > 0) stored.optOut = optOutRanges;
     }
 
-    const exclude = await loadIpSetSpecs(stored.exclude, stored.excludeFile);
+    // Exclusions: the user's list, internet mode's special-purpose blocks, and the opt-outs (the run's
+    // --opt-out-file ranges, any given now on a resume, the inventory's list as it stands now).
+    let optOut: IpSet = await loadIpSetSpecs(stored.optOut ?? [], o.resume ? (o.optOutFile ?? []) : [], undefined, '--opt-out-file');
+    optOut = optOut.union(inventory ? await loadOptOutSet(inventory) : await loadOptOutSetAt(o.db));
+    const exclusions = combineExclusions(await loadIpSetSpecs(stored.exclude, stored.excludeFile), { internet: stored.internet, optOut });
+    const exclude = exclusions.all;
     const scope = stored.scope ? await loadIpSetSpecs([stored.scope], []) : undefined;
     // Imported discovery: the hosts and, per host, the open ports found (only those are probed).
     const discovered = stored.from
@@ -280,6 +362,8 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
           stdin: process.stdin,
         });
     if (scope) assertInScope(targets, scope);
+    const excluded = exclusionCounts(targets.addresses(), exclusions);
+    for (const line of describeExclusions(excluded, { internet: stored.internet !== undefined, targets: targets.size })) io.stderr.write(`medsurface: ${line}\n`);
     const guard = makeScopeGuard({ ...(scope ? { scope } : {}), exclude });
     // Attribution files are read (and checked) before the first packet.
     const attributor = stored.attribution
@@ -287,7 +371,9 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
       : null;
 
     if (inventory && !runId) {
+      if (o.runId !== undefined && (await inventory.getRun(o.runId)) !== null) throw new UsageError(`--run-id ${o.runId}: a run with this id exists`);
       const run = await inventory.createRun({
+        ...(o.runId !== undefined ? { id: o.runId } : {}),
         profile: stored.profile,
         targets: stored.targets,
         options: stored as unknown as Record<string, unknown>,
@@ -358,6 +444,8 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
           probeOptions: {
             dicom: { ...(stored.callingAe ? { callingAe: stored.callingAe } : {}) },
             http: { ...(stored.contact ? { contact: stored.contact } : {}) },
+            // Probes without a User-Agent carry the contact where their protocol can (FTP's anonymous password).
+            ...(stored.contact ? { contact: stored.contact } : {}),
           },
           ...(sendLog ? { sendLog: sendLog.log } : {}),
           vulnDb: new VulnDb({ dataDir: logDir }),
@@ -400,7 +488,7 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
           .map((a) => a.ip);
       }
       await inventory.finishRun(runId, result.state, {
-        stats: { ...result.stats, sendLog: sendLogPath },
+        stats: { ...result.stats, sendLog: sendLogPath, excluded: { specialPurpose: excluded.specialPurpose, optOut: excluded.optOut } },
         unreachableHosts: unreachable,
       });
     }
@@ -411,6 +499,7 @@ export async function executeScan(targetSpecs: string[], o: ScanOptions, io: Sca
       inventory: inventory?.location ?? null,
       sendLog: sendLogPath,
       records,
+      excluded: { specialPurpose: excluded.specialPurpose, optOut: excluded.optOut },
     };
   } finally {
     await inventory?.close();
@@ -446,6 +535,7 @@ export function registerScan(program: Command): void {
     .option('--db <path|url>', 'inventory: SQLite path or postgres:// URL (default $MEDSURFACE_DB or XDG data dir)')
     .option('--no-inventory', 'do not record the run in the inventory')
     .option('--resume <run-id>', 'continue an interrupted run without rescanning finished hosts')
+    .option('--run-id <id>', 'id of the new run (default generated; the API uses it to follow the scans it launches)')
     .option('--seed <n>', 'seed of the pseudo-random target order (default random)')
     .option('--send-log <file>', 'device-safety log of what was sent where (default beside the inventory)')
     .option('-q, --quiet', 'no progress output')
@@ -463,6 +553,9 @@ export function registerScan(program: Command): void {
     .option('--shards <n>', 'distributed mode: number of shards (default 16)', intOption('--shards'))
     .option('--queue-prefix <name>', 'distributed mode: key prefix in Redis, shared with the workers', 'medsurface')
     .option('--from-list <file>', 'targets from ip:port lines ([v6]:port; a bare address takes --ports)')
+    .option('--internet', 'internet mode: leave out the IANA special-purpose blocks (private, loopback, documentation, ...); needs --contact')
+    .option('--allow-special <cidr>', 'internet mode: scan this special-purpose range all the same (for test labs on loopback; repeatable)', (v, prev: string[]) => [...prev, ...listOption(v)], [])
+    .option('--opt-out-file <file>', 'ranges whose owners opted out (one address or CIDR a line), on top of `medsurface optout list` (repeatable)', (v, prev: string[]) => [...prev, v], [])
     .addHelpText(
       'after',
       `
@@ -473,7 +566,12 @@ protocol-error, tls-error, application-error, unknown-error.
 Examples:
   medsurface scan 127.77.0.0/16 --ports 104,4242,11112 --json > out.jsonl
   medsurface scan @targets.txt --scope 127.77.0.0/16 --exclude 127.77.9.0/24
-  medsurface scan --resume r-20261128-abcdef`,
+  medsurface scan --resume r-20261128-abcdef
+  medsurface scan 0.0.0.0/0 --internet --contact https://example.org/scan-info --ports 104 --rate 20000
+
+Internet mode (--internet) leaves out the IANA special-purpose blocks and requires --contact,
+which every probe's HTTP User-Agent carries. Every scan leaves out the opt-out list
+(medsurface optout) and --opt-out-file ranges. See docs/deploy-distributed.md.`,
     )
     .action(async (targets: string[], o: ScanOptions) => {
       const controller = new AbortController();

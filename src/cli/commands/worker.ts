@@ -19,6 +19,7 @@ export interface WorkerCliOptions {
   lockDuration: number;
   exclude: string[];
   excludeFile: string[];
+  optOutFile: string[];
   sendLogDir?: string;
   stopDir?: string;
   quiet?: boolean;
@@ -36,6 +37,7 @@ export async function runWorkerCommand(o: WorkerCliOptions): Promise<void> {
     ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
     ...(o.name ? { name: o.name } : {}),
     ...(extra ? { extraExclude: extra } : {}),
+    ...(o.optOutFile.length > 0 ? { optOutFiles: o.optOutFile } : {}),
     ...(o.sendLogDir ? { sendLogDir: o.sendLogDir } : {}),
     ...(o.stopDir ? { stopDir: o.stopDir } : {}),
     ...(o.quiet ? { log: () => {} } : {}),
@@ -71,6 +73,12 @@ export function registerWorker(program: Command): void {
     .option('--lock-duration <ms>', "how long a dead worker's shard stays locked before another worker takes it", intOption('--lock-duration'), DEFAULT_LOCK_MS)
     .option('--exclude <cidrs>', "never connect to these, on top of the run's exclusion list (repeatable)", (v, prev: string[]) => [...prev, ...listOption(v)], [])
     .option('--exclude-file <file>', "an opt-out list this worker honours on top of the run's (repeatable)", (v, prev: string[]) => [...prev, v], [])
+    .option(
+      '--opt-out-file <file>',
+      "opt-out list of this machine (one address or CIDR a line), re-read with the inventory's opt-out list every minute (repeatable)",
+      (v, prev: string[]) => [...prev, v],
+      [],
+    )
     .option('--send-log-dir <dir>', 'folder of the device-safety send logs (default beside the inventory data)')
     .option('--stop-dir <dir>', 'emergency-stop folder watched for `medsurface stop --all` (default $MEDSURFACE_STOP_DIR or XDG state dir)')
     .option('-q, --quiet', 'no log lines')
@@ -78,7 +86,8 @@ export function registerWorker(program: Command): void {
       'after',
       `
 The coordinator is \`medsurface scan TARGETS --queue URL --db URL\`; start any number of workers,
-on any machines, with the same --queue and --db. Scope, exclusions and options come from the run.
+on any machines, with the same --queue and --db. Scope, exclusions and options come from the run;
+the inventory's opt-out list (medsurface optout) is reloaded at every shard start and every minute.
 
 Example:
   medsurface worker --queue redis://10.0.0.5:6379 --db postgres://medsurface@10.0.0.6/inventory -c 512`,

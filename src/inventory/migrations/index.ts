@@ -9,6 +9,8 @@ import { searchIndexes } from './0002-search-indexes.js';
 import { historyAttributionRisk } from './0003-history-attribution-risk.js';
 import { disclosure } from './0004-disclosure.js';
 import { honeypotOrgIndexes } from './0005-honeypot-org-indexes.js';
+import { server } from './0006-server.js';
+import { optOuts } from './0007-opt-outs.js';
 
 export type { DialectKind };
 
@@ -23,6 +25,8 @@ export function inventoryMigrations(kind: DialectKind): Record<string, Migration
     '0003-history-attribution-risk': historyAttributionRisk(kind),
     '0004-disclosure': disclosure(kind),
     '0005-honeypot-org-indexes': honeypotOrgIndexes(),
+    '0006-server': server(kind),
+    '0007-opt-outs': optOuts(kind),
   };
 }
 
