@@ -221,10 +221,9 @@ describe('TargetSet order', () => {
     assert.deepEqual(first.value, { position: 9_999_999, target: t.at(9_999_999, 0xabcdefn) });
   });
 
-  test('a whole /8 streams in a few seconds, each address once, in constant memory', async () => {
+  test('a whole /8 streams each address once', async () => {
     const t = await TargetSet.fromSpecs(['127.0.0.0/8']);
     const bitmap = new Uint8Array(2 ** 24 / 8);
-    const started = Date.now();
     let count = 0;
     for (const { target } of t.iterate({ seed: 77n })) {
       const v = parseIPv4(target.ip)! & 0xffffff;
@@ -233,11 +232,9 @@ describe('TargetSet order', () => {
       bitmap[v >>> 3]! |= bit;
       count++;
     }
-    const ms = Date.now() - started;
     assert.equal(count, 2 ** 24);
     assert.ok(bitmap.every((b) => b === 0xff), 'every address of the /8 produced');
-    /* About 2 s on this machine; the bound leaves room for a shared, busy CPU. */
-    assert.ok(ms < 20000, `took ${ms} ms`);
+    /* Speed is bench/dicom-sweep's business (rule: no timed unit tests). */
   });
 
   test('shards partition the order: i % n === k', async () => {
