@@ -31,6 +31,8 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   monitor: async () => [(await import('./commands/monitor.js')).registerMonitor],
   stop: async () => [(await import('./commands/monitor.js')).registerStop],
   worker: async () => [(await import('./commands/worker.js')).registerWorker],
+  serve: async () => [(await import('./commands/serve.js')).registerServe],
+  users: async () => [(await import('./commands/users.js')).registerUsers],
   optout: async () => [(await import('./commands/optout.js')).registerOptOut],
 };
 /** Commands registered by another command's module. */
