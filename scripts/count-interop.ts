@@ -20,7 +20,7 @@ import { REMOTE_PEER_NAMES } from '../test/interop/remote-peers.js';
  * Every real third-party peer the interop suite runs, and that CI requires at least one passing
  * test against: the DICOM peers of peers.ts, then the peers of the other protocol families.
  */
-export const INTEROP_PEERS: readonly string[] = [...PEER_NAMES, 'node-hl7-server', ...REMOTE_PEER_NAMES];
+export const INTEROP_PEERS: readonly string[] = [...PEER_NAMES, 'node-hl7-server', ...REMOTE_PEER_NAMES, 'chromium'];
 
 export interface PeerCount {
   passed: number;
