@@ -214,11 +214,20 @@ export interface ScanRun {
   distributed?: boolean;
 }
 
+/** Shards of a distributed run (dist_shards), counted by state; `stalled` are running shards whose lease ran out. */
+export interface ShardCounts {
+  total: number;
+  done: number;
+  running: number;
+  failed: number;
+  stalled: number;
+}
+
 export interface ScanProgress {
   total: number;
   done: number;
   state: string;
-  shards?: unknown;
+  shards?: ShardCounts;
 }
 
 export interface ScanDetail {

@@ -3,92 +3,16 @@
  * telnet nodes (src/lab/nodes/remote.ts) and a few hostile one-off servers.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { after, describe, test } from 'node:test';
-import { isDeepStrictEqual } from 'node:util';
-import { ScopeError } from '../../core/errors.js';
-import type { Probe } from '../../core/probe.js';
+import { describe, test } from 'node:test';
 import type { ServiceRecord } from '../../core/types.js';
-import { type ScanConfig, newHostState, scanService } from '../../engine/scan-service.js';
-import type { LabNodeSpec } from '../../lab/layout.js';
+import { newHostState, scanService } from '../../engine/scan-service.js';
+import { probeHarness } from '../lab-harness.js';
 import { NODES } from '../../lab/nodes/remote.js';
 import { telnetProbe } from './probe.js';
 import { TelnetObservation } from './schema.js';
 
 const PREFIX = '127.237';
-const stops: (() => Promise<void>)[] = [];
-after(async () => {
-  await Promise.all(stops.map((s) => s()));
-});
-
-function cfg(probe: Probe, readMs = 800): ScanConfig {
-  return {
-    probes: [probe],
-    ports: [],
-    profile: 'safe',
-    timeouts: { connectMs: 800, readMs, sessionMs: 4000 },
-    retries: 0,
-    guard: (ip) => {
-      if (!ip.startsWith(`${PREFIX}.`)) throw new ScopeError(`${ip} out of test scope`);
-    },
-    rate: null,
-    hostConcurrency: 1,
-    hostDelayMs: 0,
-    dicomTls: false,
-    probeOptions: {},
-    signal: new AbortController().signal,
-  };
-}
-
-const running = new Map<string, { spec: LabNodeSpec; ip: string }>();
-/** Starts a lab node of the remote family on this file's block (once per file). */
-async function startNode(name: string): Promise<{ spec: LabNodeSpec; ip: string }> {
-  const known = running.get(name);
-  if (known) return known;
-  const spec = NODES.find((n) => n.name === name);
-  assert.ok(spec?.service, `lab node ${name}`);
-  const ip = `${PREFIX}.${spec.hostOffset[0]}.${spec.hostOffset[1]}`;
-  const h = await spec.service(ip, spec.port);
-  stops.push(() => h.stop());
-  running.set(name, { spec, ip });
-  return { spec, ip };
-}
-
-/** Every expectation of the node's ground truth that the record does not meet. */
-function unmet(spec: LabNodeSpec, rec: ServiceRecord, probe: string): string[] {
-  const out: string[] = [];
-  for (const [k, want] of Object.entries(spec.expected)) {
-    if (want === undefined || k === 'findings') continue;
-    const obs = rec.data[probe] as Record<string, unknown> | undefined;
-    const got = k === 'status' ? rec.status : k === 'vendor' ? rec.vendor : k === 'deviceType' ? rec.deviceType : obs?.[k];
-    if (!isDeepStrictEqual(got, want)) out.push(`${k}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
-  }
-  return out;
-}
-
-/** A one-off server: `onConn` gets each socket and the bytes the client sent so far. */
-async function oneOff(ip: string, port: number, onConn: (s: net.Socket, received: Buffer[]) => void): Promise<{ received: Buffer[][] }> {
-  const received: Buffer[][] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    const got: Buffer[] = [];
-    received.push(got);
-    s.on('data', (d: Buffer) => got.push(d));
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
-    onConn(s, got);
-  });
-  await new Promise<void>((r) => server.listen(port, ip, () => r()));
-  stops.push(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  );
-  return { received };
-}
+const { cfg, startNode, unmet, oneOff } = probeHarness(PREFIX, NODES);
 
 const obsOf = (r: ServiceRecord): TelnetObservation => TelnetObservation.parse(r.data.telnet);
 const IAC = 255;

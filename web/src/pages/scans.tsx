@@ -11,7 +11,7 @@ import { Dialog } from '../components/dialog';
 import { type EventName, useEventStream } from '../events';
 import { useGet, usePageTitle } from '../hooks';
 import { Link, navigate, useLocation, withParams } from '../router';
-import { type Page, PROFILES, type Profile, type ScanDetail, type ScanRun, type ServiceSearchRow, type Severity } from '../types';
+import { type Page, PROFILES, type Profile, type ScanDetail, type ScanRun, type ServiceSearchRow, type Severity, type ShardCounts } from '../types';
 
 const RUNS_SHOWN = 20;
 /** Services of the watched run listed as they come. */
@@ -95,6 +95,15 @@ const isActive = (state: string): boolean => state === 'running' || state === 's
 
 function RunState({ state }: { state: string }) {
   return <span className={`badge run-${state}`}>{state}</span>;
+}
+
+/** A distributed run's shards (`medsurface scan --queue`): done of total, then what is not. */
+function shardText(s: ShardCounts): string {
+  const parts = [`${fmt(s.done)} of ${fmt(s.total)} done`];
+  if (s.running > 0) parts.push(`${fmt(s.running)} running`);
+  if (s.stalled > 0) parts.push(`${fmt(s.stalled)} stalled`);
+  if (s.failed > 0) parts.push(`${fmt(s.failed)} failed`);
+  return parts.join(', ');
 }
 
 function ProgressBar({ p, label }: { p: Progress | null; label: string }) {
@@ -399,6 +408,12 @@ export function ScansPage() {
                 <dd>
                   <ProgressBar p={progress} label={`Progress of scan ${watching}`} />
                 </dd>
+                {serverP?.shards ? (
+                  <>
+                    <dt>Shards</dt>
+                    <dd data-testid="scan-shards">{shardText(serverP.shards)}</dd>
+                  </>
+                ) : null}
                 <dt>Profile</dt>
                 <dd>{run.profile}</dd>
                 <dt>Targets</dt>
