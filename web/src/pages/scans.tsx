@@ -91,6 +91,9 @@ function parseTargets(text: string): string[] {
 }
 
 /** A run that has not ended yet. */
+/** How often the watched run's detail is fetched again while it runs (besides the events). */
+const DETAIL_REFRESH_MS = 2000;
+
 const isActive = (state: string): boolean => state === 'running' || state === 'starting';
 
 function RunState({ state }: { state: string }) {
@@ -359,9 +362,19 @@ export function ScansPage() {
   const run = detail.data?.run;
   const liveP = watching ? live[watching] : undefined;
   const serverP = detail.data?.progress ?? null;
-  // The newer of the two: events arrive between fetches, a fetch after the end is final.
-  const progress: Progress | null = liveP && (!serverP || liveP.done >= serverP.done) ? liveP : serverP;
+  // The newer of the two: events arrive between fetches; a fetch that says the run ended is final
+  // (a run cancelled while starting ends with as many targets done as the last event said).
+  const progress: Progress | null = liveP && (!serverP || (isActive(serverP.state) && liveP.done >= serverP.done)) ? liveP : serverP;
   const state = progress?.state ?? run?.state ?? 'unknown';
+  // The event stream reports what the server's poller sees; a run that ends between two of its
+  // polls (cancelled while its process starts) may send nothing. While the watched run is not
+  // over, ask for it now and then as well.
+  const watchingActive = watching !== null && isActive(state);
+  useEffect(() => {
+    if (!watchingActive) return;
+    const timer = setInterval(reloadDetail, DETAIL_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [watchingActive, reloadDetail]);
   const runResults = results.filter((r) => r.runId === null || r.runId === watching);
   const q = run ? targetsQuery(run.targets) : '';
 
