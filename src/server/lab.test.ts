@@ -15,10 +15,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { packageRoot } from '../core/paths.js';
 import { FACET_FIELDS } from '../inventory/search/index.js';
-import { type RunningLab, recordSet, startLab } from '../lab/index.js';
-import { CLINICAL_LAB_CANARIES } from '../lab/nodes/clinical.js';
-import { HL7_LAB_CANARIES } from '../lab/nodes/hl7.js';
-import { CERT_LAB_CANARIES, WEB_LAB_CANARIES } from '../lab/nodes/web.js';
+import { type RunningLab, startLab } from '../lab/index.js';
+import { labPatientCanaries } from '../lab/canaries.js';
 import { addUser, as, type Client, login, type TestServer, testServer } from './test-support.js';
 
 const BLOCK = '127.217.0.0/16';
@@ -32,26 +30,8 @@ let t: TestServer;
 let admin: Client;
 let analyst: Client;
 
-/** Every synthetic patient value the lab can leak (as test/unit/patient-data-canaries.test.ts gathers them). */
-function canaries(): string[] {
-  const values = new Set<string>();
-  const add = (v: unknown) => {
-    if (typeof v === 'string' && v.length >= 6) values.add(v);
-    else if (v && typeof v === 'object') for (const x of Object.values(v)) add(x);
-  };
-  add(WEB_LAB_CANARIES);
-  add(CLINICAL_LAB_CANARIES);
-  add(HL7_LAB_CANARIES);
-  add(CERT_LAB_CANARIES);
-  for (const set of ['standard', 'large'] as const) {
-    for (const r of recordSet(set)) {
-      add(r.patientName);
-      add(r.patientId);
-      add(r.studyInstanceUid);
-    }
-  }
-  return [...values];
-}
+/** Every synthetic patient value the lab can leak, from both record sets. */
+const canaries = (): string[] => labPatientCanaries(['standard', 'large']);
 
 function encodings(v: string): string[] {
   const raw = Buffer.from(v, 'utf8');

@@ -11,6 +11,7 @@ import { ipKey } from '../inventory/ip-key.js';
 import type { KyselyInventory } from '../inventory/kysely-store.js';
 import { assetHistory, assetMetadata } from '../inventory/metadata.js';
 import { compileQuery, type ServicePredicate, searchTree } from '../inventory/search/index.js';
+import { severityRankSql } from '../inventory/search/to-kysely.js';
 import type { FindingRow } from '../inventory/store.js';
 import type { InventoryDatabase } from '../inventory/tables.js';
 import { recordCounts } from '../report/gather-assets.js';
@@ -252,26 +253,8 @@ export async function listFindings(inv: KyselyInventory, s: Scope, f: FindingFil
   if (f.checkId !== null) q = q.where('findings.check_id', '=', f.checkId);
   const total = Number((await q.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow()).n);
   const rows = await q
-    .select([
-      'findings.id',
-      'findings.check_id',
-      'findings.severity',
-      'findings.title',
-      'findings.confidence',
-      'findings.evidence',
-      'findings.state',
-      'findings.user_state',
-      'findings.first_seen',
-      'findings.last_seen',
-      'findings.resolved_at',
-      'services.ip',
-      'services.port',
-    ])
-    .orderBy((eb) => {
-      let c = eb.case().when('findings.severity', '=', 'critical').then(eb.lit(0 as number));
-      for (const [i, sev] of ['high', 'medium', 'low', 'info'].entries()) c = c.when('findings.severity', '=', sev).then(eb.lit(i + 1));
-      return c.else(eb.lit(9)).end();
-    })
+    .select(FINDING_COLUMNS)
+    .orderBy(severityRankSql(sql.ref('findings.severity')), 'desc')
     .orderBy('services.ip_key')
     .orderBy('services.port')
     .orderBy('findings.check_id')
@@ -282,13 +265,8 @@ export async function listFindings(inv: KyselyInventory, s: Scope, f: FindingFil
   return { total, rows: rows.map(findingOut) };
 }
 
-/** The finding with its host's organisation (for the scope check), or undefined. */
-export async function findingWithOrg(db: Db, id: number): Promise<{ finding: FindingRow; org: string | null } | undefined> {
-  const r = await db
-    .selectFrom('findings')
-    .innerJoin('services', 'services.id', 'findings.service_id')
-    .innerJoin('assets', 'assets.id', 'services.asset_id')
-    .select([
+/** The columns a finding answer (findingOut) is made of. */
+const FINDING_COLUMNS = [
       'findings.id',
       'findings.check_id',
       'findings.severity',
@@ -302,8 +280,15 @@ export async function findingWithOrg(db: Db, id: number): Promise<{ finding: Fin
       'findings.resolved_at',
       'services.ip',
       'services.port',
-      'assets.org',
-    ])
+] as const;
+
+/** The finding with its host's organisation (for the scope check), or undefined. */
+export async function findingWithOrg(db: Db, id: number): Promise<{ finding: FindingRow; org: string | null } | undefined> {
+  const r = await db
+    .selectFrom('findings')
+    .innerJoin('services', 'services.id', 'findings.service_id')
+    .innerJoin('assets', 'assets.id', 'services.asset_id')
+    .select([...FINDING_COLUMNS, 'assets.org'])
     .where('findings.id', '=', id)
     .executeTakeFirst();
   return r === undefined ? undefined : { finding: findingOut(r), org: r.org };

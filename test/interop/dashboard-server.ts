@@ -7,10 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { packageRoot } from '../../src/core/paths.js';
-import { recordSet } from '../../src/lab/index.js';
-import { CLINICAL_LAB_CANARIES } from '../../src/lab/nodes/clinical.js';
-import { HL7_LAB_CANARIES } from '../../src/lab/nodes/hl7.js';
-import { CERT_LAB_CANARIES, WEB_LAB_CANARIES } from '../../src/lab/nodes/web.js';
+import { labPatientCanaries } from '../../src/lab/canaries.js';
 
 export const CLI = path.join(packageRoot(), 'bin/medsurface.js');
 
@@ -107,21 +104,7 @@ export async function startServe(args: string[], env: NodeJS.ProcessEnv, waitFor
 
 /** The fake patient values the lab seeds into every channel (names, ids, study UIDs, HTML, certificates). */
 export function patientCanaries(): string[] {
-  const values = new Set<string>();
-  const add = (v: unknown) => {
-    if (typeof v === 'string' && v.length >= 6) values.add(v);
-    else if (v && typeof v === 'object') for (const x of Object.values(v)) add(x);
-  };
-  add(WEB_LAB_CANARIES);
-  add(CLINICAL_LAB_CANARIES);
-  add(HL7_LAB_CANARIES);
-  add(CERT_LAB_CANARIES);
-  for (const r of recordSet('standard')) {
-    add(r.patientName);
-    add(r.patientId);
-    add(r.studyInstanceUid);
-  }
-  return [...values];
+  return labPatientCanaries(['standard']);
 }
 
 /** The canaries found in `text` (as written, and with DICOM's `^` separators shown as spaces). */

@@ -13,34 +13,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { packageRoot } from '../../src/core/paths.js';
-import { type RunningLab, recordSet, startLab } from '../../src/lab/index.js';
-import { CLINICAL_LAB_CANARIES } from '../../src/lab/nodes/clinical.js';
-import { HL7_LAB_CANARIES } from '../../src/lab/nodes/hl7.js';
-import { CERT_LAB_CANARIES, WEB_LAB_CANARIES } from '../../src/lab/nodes/web.js';
+import { type RunningLab, startLab } from '../../src/lab/index.js';
+import { labPatientCanaries } from '../../src/lab/canaries.js';
 
 const BLOCK = '127.212.0.0/16';
 const CLI = path.join(packageRoot(), 'bin/medsurface.js');
 let lab: RunningLab;
 let work: string;
 
-function canaries(): string[] {
-  const values = new Set<string>();
-  const add = (v: unknown) => {
-    if (typeof v === 'string' && v.length >= 6) values.add(v);
-    else if (v && typeof v === 'object') for (const x of Object.values(v)) add(x);
-  };
-  add(WEB_LAB_CANARIES);
-  add(CLINICAL_LAB_CANARIES);
-  add(HL7_LAB_CANARIES);
-  add(CERT_LAB_CANARIES);
-  // The DICOM archives' synthetic records: every name, patient id and study UID a C-FIND can return.
-  for (const r of recordSet('standard')) {
-    add(r.patientName);
-    add(r.patientId);
-    add(r.studyInstanceUid);
-  }
-  return [...values];
-}
+const canaries = (): string[] => labPatientCanaries(['standard']);
 
 function encodings(v: string): Record<string, Buffer> {
   const raw = Buffer.from(v, 'utf8');

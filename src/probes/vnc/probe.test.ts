@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ServiceRecord } from '../../core/types.js';
 import { newHostState, scanService } from '../../engine/scan-service.js';
 import { probeHarness } from '../lab-harness.js';
 import { NODES } from '../../lab/nodes/remote.js';
