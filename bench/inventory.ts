@@ -9,7 +9,11 @@
  * No network: the addresses are data only (127.0.0.0/8 and fd00::/8), nothing is contacted.
  *
  * Usage: node --import tsx bench/inventory.ts [--services 1200000] [--pg URL] [--only sqlite|postgres]
- *          [--batch 1000] [--repeat 5] [--seed 1] [--keep] [--analyze]
+ *          [--batch 1000] [--repeat 5] [--seed 1] [--keep] [--analyze] [--direct] [--ingest-only]
+ * SQLite is written as `medsurface scan` writes it: batches of 250 records (the engine's) sent to
+ * the inventory writer thread, which commits the batches that queue up together (group commit);
+ * --direct calls recordServices with batches of --batch instead. PostgreSQL is always written
+ * directly (scans write it from the scanning thread). --ingest-only skips the queries.
  * --analyze gathers planner statistics after ingesting (SQLite `PRAGMA optimize=0x10002`,
  * PostgreSQL `ANALYZE`); without it the store runs as shipped, which gathers none on SQLite
  * (PostgreSQL's autovacuum does, when it is on: it is off on this project's test server).
@@ -23,12 +27,13 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
 import pg from 'pg';
 import type { DeviceType, Finding, ServiceRecord, Severity } from '../src/core/types.js';
-import { sql } from 'kysely';
 import { openKyselyInventory } from '../src/inventory/db.js';
 import type { KyselyInventory } from '../src/inventory/kysely-store.js';
 import type { SearchOptions } from '../src/inventory/search/index.js';
+import { InventoryWriterThread } from '../src/inventory/writer-thread.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
@@ -43,12 +48,16 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     analyze: { type: 'boolean', default: false },
     existing: { type: 'string' },
+    'ingest-only': { type: 'boolean', default: false },
+    direct: { type: 'boolean', default: false },
   },
 });
 const N = Number(args.services);
 const BATCH = Number(args.batch);
 const REPEAT = Number(args.repeat);
 const SEED = Number(args.seed);
+/** The scan engine's batch (src/engine/run-scan.ts). */
+const ENGINE_BATCH = 250;
 const PG_ADMIN = args.pg ?? process.env.MEDSURFACE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 if (!Number.isInteger(N) || N < 1 || !Number.isInteger(BATCH) || BATCH < 1 || !Number.isInteger(REPEAT) || REPEAT < 1) {
   throw new Error('--services, --batch and --repeat take positive integers');
@@ -316,7 +325,9 @@ interface Report {
 
 async function bench(inv: KyselyInventory, sizeOf: () => Promise<string>): Promise<Report> {
   const { ingestS, finishS } = await ingest(inv, sizeOf);
-  return { engine: inv.kind, ingestS, finishS, size: await sizeOf(), ...(await workload(inv)) };
+  const size = await sizeOf();
+  if (args['ingest-only']) return { engine: inv.kind, ingestS, finishS, size, search: [], facet: [] };
+  return { engine: inv.kind, ingestS, finishS, size, ...(await workload(inv)) };
 }
 
 async function ingest(inv: KyselyInventory, sizeOf: () => Promise<string>): Promise<{ ingestS: number; finishS: number }> {
@@ -324,13 +335,37 @@ async function ingest(inv: KyselyInventory, sizeOf: () => Promise<string>): Prom
   const t0 = performance.now();
   let written = 0;
   let lastPrint = t0;
-  for (const batch of generate(N, BATCH, SEED)) {
-    await inv.recordServices('r-bench', batch);
-    written += batch.length;
+  const progress = () => {
     const now = performance.now();
     if (now - lastPrint > 10_000) {
       lastPrint = now;
       process.stderr.write(`  ${inv.kind}: ${written} services, ${((now - t0) / 1000).toFixed(0)} s\n`);
+    }
+  };
+  const threaded = inv.kind === 'sqlite' && !args.direct;
+  if (threaded) {
+    // The scan engine's batches (run-scan.ts flushes at 250 records), at most 200 in flight.
+    const writer = new InventoryWriterThread(inv.location);
+    try {
+      const inFlight: Promise<void>[] = [];
+      for (const batch of generate(N, ENGINE_BATCH, SEED)) {
+        inFlight.push(writer.write('r-bench', batch).then(() => {
+          written += batch.length;
+        }));
+        if (inFlight.length >= 200) await inFlight.shift();
+        progress();
+      }
+      await Promise.all(inFlight);
+      const { batches, transactions } = writer.stats;
+      console.log(`  ${inv.kind}: writer thread committed ${batches} batches of ${ENGINE_BATCH} in ${Math.round(transactions)} transactions`);
+    } finally {
+      await writer.close();
+    }
+  } else {
+    for (const batch of generate(N, BATCH, SEED)) {
+      await inv.recordServices('r-bench', batch);
+      written += batch.length;
+      progress();
     }
   }
   const ingestS = (performance.now() - t0) / 1000;
@@ -401,6 +436,7 @@ function summary(r: Report): string {
   const f = [...r.facet].sort((a, b) => a - b);
   const all = [...s, ...f].sort((a, b) => a - b);
   const ingested = Number.isNaN(r.ingestS) ? 'existing inventory' : `ingest ${r.ingestS.toFixed(1)} s (+ finishRun ${r.finishS.toFixed(1)} s)`;
+  if (all.length === 0) return `${r.engine.padEnd(9)} ${ingested} | ${r.size}`;
   return `${r.engine.padEnd(9)} ${ingested} | search p50 ${ms(percentile(s, 50))}, p95 ${ms(percentile(s, 95))} | facets p50 ${ms(percentile(f, 50))}, p95 ${ms(percentile(f, 95))} | all p95 ${ms(percentile(all, 95))} | ${r.size}`;
 }
 

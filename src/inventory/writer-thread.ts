@@ -1,6 +1,6 @@
 /**
  * Writes service records to the inventory from a worker thread. Batches are written in order;
- * `drain()` waits until every batch sent so far is committed (or throws the first error).
+ * batches that queue up while the thread writes are committed together (writer-worker.ts).
  */
 import type { Worker } from 'node:worker_threads';
 import type { ServiceRecord } from '../core/types.js';
@@ -13,13 +13,15 @@ export class InventoryWriterThread {
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private readonly ready: Promise<void>;
   private error: Error | null = null;
+  /** Batches acknowledged, and the transactions that committed them (fewer when grouped). */
+  readonly stats = { batches: 0, transactions: 0 };
 
   constructor(location: string) {
     this.worker = moduleWorker(import.meta.url, 'writer-worker', { location });
     this.ready = new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(new InventoryError(`inventory writer thread failed: ${err.message}`));
       this.worker.once('error', onError);
-      this.worker.on('message', (m: { ready?: boolean; id?: number; ok?: boolean; error?: string }) => {
+      this.worker.on('message', (m: { ready?: boolean; id?: number; ok?: boolean; group?: number; error?: string }) => {
         if (m.ready) {
           this.worker.off('error', onError);
           this.worker.on('error', (err) => this.failAll(err));
@@ -29,6 +31,8 @@ export class InventoryWriterThread {
         const p = this.pending.get(m.id!);
         if (!p) return;
         this.pending.delete(m.id!);
+        this.stats.batches++;
+        this.stats.transactions += 1 / (m.group ?? 1);
         if (m.ok) p.resolve();
         else p.reject(new InventoryError(`inventory write failed: ${m.error}`));
       });

@@ -1,26 +1,85 @@
 /**
  * The inventory writer thread: receives batches of service records and writes them, so the
  * scan's event loop never blocks on SQLite (better-sqlite3 is synchronous).
+ *
+ * Group commit: batches that queue up while a transaction runs are written together, up to
+ * GROUP_MAX records per transaction, and each is acknowledged once that transaction commits.
+ * A fast producer (a large scan, an import) so gets large transactions, and the cost of a
+ * commit (the WAL pages of every index touched) is paid once for many batches; a slow one
+ * still gets each batch committed as soon as it arrives. Writing batches of one run together
+ * gives the same rows as writing them one after the other (recordServices plans a batch in
+ * order, a later record of a service replacing an earlier one). An error fails every batch
+ * of the transaction.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ServiceRecord } from '../core/types.js';
 import { openInventory } from './db.js';
 
+/** Records per transaction at most when batches are grouped. */
+export const GROUP_MAX = 20_000;
+
+type Message = { id: number; runId: string; recs: ServiceRecord[] } | { id: number; close: true };
+
 const { location } = workerData as { location: string };
 const inv = await openInventory(location);
+const queue: Message[] = [];
+let busy = false;
 
-parentPort!.on('message', async (msg: { id: number; runId: string; recs: ServiceRecord[] } | { id: number; close: true }) => {
-  try {
-    if ('close' in msg) {
-      await inv.close();
-      parentPort!.postMessage({ id: msg.id, ok: true });
-      parentPort!.close();
-      return;
-    }
-    await inv.recordServices(msg.runId, msg.recs);
-    parentPort!.postMessage({ id: msg.id, ok: true });
-  } catch (err) {
-    parentPort!.postMessage({ id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err) });
+/** Acknowledges the batches of one transaction; `group` is how many batches it held. */
+function reply(ids: number[], error?: unknown): void {
+  for (const id of ids) {
+    parentPort!.postMessage(
+      error === undefined
+        ? { id, ok: true, group: ids.length }
+        : { id, ok: false, group: ids.length, error: error instanceof Error ? error.message : String(error) },
+    );
   }
+}
+
+async function drain(): Promise<void> {
+  busy = true;
+  try {
+    while (queue.length > 0) {
+      // Let the messages already sent be delivered first: the store's awaits settle as
+      // microtasks, so without a turn of the event loop no message arrives during a write.
+      await new Promise((resolve) => setImmediate(resolve));
+      const first = queue.shift()!;
+      if ('close' in first) {
+        try {
+          await inv.close();
+          reply([first.id]);
+        } catch (err) {
+          reply([first.id], err);
+        }
+        parentPort!.close();
+        return;
+      }
+      const ids = [first.id];
+      const parts = [first.recs];
+      let size = first.recs.length;
+      while (queue.length > 0) {
+        const next = queue[0]!;
+        if ('close' in next || next.runId !== first.runId || size + next.recs.length > GROUP_MAX) break;
+        queue.shift();
+        ids.push(next.id);
+        parts.push(next.recs);
+        size += next.recs.length;
+      }
+      const recs = parts.length === 1 ? first.recs : parts.flat();
+      try {
+        await inv.recordServices(first.runId, recs);
+        reply(ids);
+      } catch (err) {
+        reply(ids, err);
+      }
+    }
+  } finally {
+    busy = false;
+  }
+}
+
+parentPort!.on('message', (msg: Message) => {
+  queue.push(msg);
+  if (!busy) void drain();
 });
 parentPort!.postMessage({ ready: true });
