@@ -15,6 +15,7 @@ import { isOpen } from '../core/status.js';
 import { type Profile, type RecordAttribution, type RunState, SEVERITIES, type ServiceRecord, type Severity } from '../core/types.js';
 import { ipKey, ipKeyRange } from './ip-key.js';
 import { type FacetOptions, type FacetResult, runFacet, runSearch, type SearchOptions, type SearchResult } from './search/index.js';
+import { severityRankSql } from './search/to-kysely.js';
 import { type DialectKind, MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider } from './migrations/index.js';
 import {
   type AssetFilter,
@@ -77,7 +78,7 @@ const NEW_ASSET_DEFAULTS = {
   honeypot_evidence: null,
   risk: 0,
 } satisfies Partial<Selectable<AssetsTable>>;
-const NEW_SERVICE_DEFAULTS = { risk: 0 } satisfies Partial<Selectable<ServicesTable>>;
+const NEW_SERVICE_DEFAULTS = { risk: 0, active_severity: 0 } satisfies Partial<Selectable<ServicesTable>>;
 
 /**
  * What of a service's TLS is history: the protocol version and the certificate's identity
@@ -133,7 +134,7 @@ const ASSET_UPSERT_COLUMNS = [
 ] as const;
 const SERVICE_UPSERT_COLUMNS = [
   'asset_id', 'ip_key', 'transport', 'protocol', 'status', 'product', 'vendor', 'version', 'cpe', 'device_type', 'tls',
-  'first_seen', 'last_seen', 'last_run_id', 'risk',
+  'first_seen', 'last_seen', 'last_run_id', 'risk', 'active_severity',
 ] as const;
 const OBSERVATION_UPSERT_COLUMNS = ['observed_at', 'status', 'protocol', 'data', 'checks_run', 'identity'] as const;
 const FINDING_UPSERT_COLUMNS = [
@@ -148,6 +149,28 @@ const FINDING_CHUNK = 600;
 function excludedSet<C extends string>(columns: readonly C[]) {
   // biome-ignore lint/suspicious/noExplicitAny: the column names are checked by the callers' readonly lists
   return (eb: any) => Object.fromEntries(columns.map((c) => [c, eb.ref(`excluded.${c}`)]));
+}
+
+/** A finding's severity as the rank of services.active_severity (migrations/0008): 1 info ... 5 critical, 0 unknown. */
+function severityRank(severity: string): number {
+  return SEVERITIES.indexOf(severity as Severity) + 1;
+}
+
+/**
+ * services.active_severity of each service of a planned batch (keyed `ip|port`), from the
+ * batch cache, which holds every finding of those services (prefetch reads them all, the plan
+ * adds and updates them).
+ */
+function activeRanks(findings: BatchCache['findings']): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [fkey, f] of findings) {
+    if (f.state !== 'open' || f.user_state !== null) continue;
+    // `ip|port|check`: the service key ends at the second '|' (a check id may hold any character).
+    const skey = fkey.slice(0, fkey.indexOf('|', fkey.indexOf('|') + 1));
+    const r = severityRank(f.severity);
+    if (r > (out.get(skey) ?? 0)) out.set(skey, r);
+  }
+  return out;
 }
 
 function mustGet<K, V>(map: Map<K, V>, key: K, what: string): V {
@@ -395,6 +418,8 @@ export class KyselyInventory implements Inventory {
       const listActive = await this.assetListActive(trx);
       const plan: BatchPlan = { assets: new Map(), services: new Map(), observations: new Map(), findings: new Map(), events: [], serviceEvents: [] };
       for (const rec of open) this.planRecord(runId, listActive ? withListCheck(rec, cache.assets.get(rec.ip)) : rec, cache, plan);
+      const ranks = activeRanks(cache.findings);
+      for (const [skey, svc] of plan.services) svc.active_severity = ranks.get(skey) ?? 0;
       await this.flushPlan(trx, plan);
     });
   }
@@ -690,6 +715,10 @@ export class KyselyInventory implements Inventory {
         .execute();
       for (const [k, p] of part) findingIds.set(k, p.id!);
     }
+    if (raced.size > 0) {
+      // Another writer's findings of these services are not among the plan's ranks: recount from the table.
+      await this.refreshActiveSeverity(trx, [...raced].map((k) => mustGet(serviceIds, plan.findings.get(k)!.serviceKey, 'service')));
+    }
 
     await this.addEvents(
       trx,
@@ -703,6 +732,31 @@ export class KyselyInventory implements Inventory {
     );
     const serviceEvents = plan.serviceEvents.map(({ serviceKey, ...e }) => ({ service_id: mustGet(serviceIds, serviceKey, 'service'), ...e }));
     for (const part of chunks(serviceEvents)) await trx.insertInto('service_events').values(part).execute();
+  }
+
+  /**
+   * Recomputes services.active_severity (migrations/0008) of some services from their findings:
+   * every change of a finding's state, user state or severity outside recordServices' plan
+   * ends with this for the services it touched.
+   */
+  private async refreshActiveSeverity(trx: Tx, serviceIds: Iterable<number>): Promise<void> {
+    for (const part of chunks([...new Set(serviceIds)])) {
+      await trx
+        .updateTable('services')
+        .set((eb) => ({
+          active_severity: eb.fn.coalesce(
+            eb
+              .selectFrom('findings')
+              .select((f) => f.fn.max(severityRankSql(f.ref('findings.severity'))).as('r'))
+              .whereRef('findings.service_id', '=', 'services.id')
+              .where('findings.state', '=', 'open')
+              .where('findings.user_state', 'is', null),
+            eb.lit(0),
+          ),
+        }))
+        .where('services.id', 'in', part)
+        .execute();
+    }
   }
 
   private async addEvents(trx: Tx, events: EventInput[]): Promise<void> {
@@ -858,6 +912,7 @@ export class KyselyInventory implements Inventory {
             if (Number(f.service_id) === sv.serviceId && f.state === 'open' && !firing.has(f.check_id)) summary.noLongerFiring++;
           }
         }
+        await this.refreshActiveSeverity(trx, part.map((p) => p.serviceId));
       }
       for (const a of assets) {
         await trx
@@ -898,7 +953,7 @@ export class KyselyInventory implements Inventory {
         const rows = await trx
           .selectFrom('findings')
           .innerJoin('services', 'services.id', 'findings.service_id')
-          .select(['findings.id'])
+          .select(['findings.id', 'findings.service_id'])
           .where('services.ip', 'in', part)
           .where('findings.state', '=', 'open')
           .where((eb) => eb.or([eb('findings.last_run_id', 'is', null), eb('findings.last_run_id', '!=', runId)]))
@@ -907,6 +962,7 @@ export class KyselyInventory implements Inventory {
         for (const idPart of chunks(ids)) {
           await trx.updateTable('findings').set({ state: 'unverified' }).where('id', 'in', idPart).execute();
         }
+        await this.refreshActiveSeverity(trx, rows.map((r) => Number(r.service_id)));
         await this.addEvents(
           trx,
           ids.map((id) => ({ findingId: id, runId, at, event: 'unverified', detail: { reason: 'host-unreachable' } })),
@@ -945,12 +1001,11 @@ export class KyselyInventory implements Inventory {
         .where('state', 'in', ['open', 'unverified'])
         .where((eb) => eb.or([eb('last_run_id', 'is', null), eb('last_run_id', '!=', runId)]))
         .execute();
-      const ids = candidates
-        .filter((f) => {
-          const o = ran.get(Number(f.service_id));
-          return o?.checks.has(f.check_id) === true && f.last_seen <= o.at;
-        })
-        .map((f) => Number(f.id));
+      const resolved = candidates.filter((f) => {
+        const o = ran.get(Number(f.service_id));
+        return o?.checks.has(f.check_id) === true && f.last_seen <= o.at;
+      });
+      const ids = resolved.map((f) => Number(f.id));
       for (const idPart of chunks(ids)) {
         await trx
           .updateTable('findings')
@@ -958,6 +1013,7 @@ export class KyselyInventory implements Inventory {
           .where('id', 'in', idPart)
           .execute();
       }
+      await this.refreshActiveSeverity(trx, resolved.map((f) => Number(f.service_id)));
       await this.addEvents(
         trx,
         ids.map((id) => ({ findingId: id, runId, at, event: 'resolved', detail: null })),
@@ -982,11 +1038,12 @@ export class KyselyInventory implements Inventory {
     await this.db.transaction().execute(async (trx) => {
       const prev = await trx
         .selectFrom('findings')
-        .select(['id', 'user_state'])
+        .select(['id', 'user_state', 'service_id'])
         .where('id', '=', findingId)
         .executeTakeFirst();
       if (prev === undefined) throw new UsageError(`no finding with id ${findingId}`);
       await trx.updateTable('findings').set({ user_state: userState }).where('id', '=', findingId).execute();
+      await this.refreshActiveSeverity(trx, [Number(prev.service_id)]);
       await this.addEvents(trx, [
         {
           findingId,

@@ -93,6 +93,8 @@ export interface ServicesTable {
   last_seen: string;
   last_run_id: string | null;
   risk: Generated<number>;
+  /** Rank of the highest active (open, untriaged) finding: 0 none, 1 info ... 5 critical (migrations/0008). */
+  active_severity: Generated<number>;
 }
 
 export interface ObservationsTable {

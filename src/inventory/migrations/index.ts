@@ -11,6 +11,7 @@ import { disclosure } from './0004-disclosure.js';
 import { honeypotOrgIndexes } from './0005-honeypot-org-indexes.js';
 import { server } from './0006-server.js';
 import { optOuts } from './0007-opt-outs.js';
+import { activeSeverity } from './0008-active-severity.js';
 
 export type { DialectKind };
 
@@ -27,6 +28,7 @@ export function inventoryMigrations(kind: DialectKind): Record<string, Migration
     '0005-honeypot-org-indexes': honeypotOrgIndexes(),
     '0006-server': server(kind),
     '0007-opt-outs': optOuts(kind),
+    '0008-active-severity': activeSeverity(),
   };
 }
 

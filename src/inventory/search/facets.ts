@@ -21,7 +21,7 @@ import { SEVERITIES } from '../../core/types.js';
 import type { InventoryDatabase } from '../tables.js';
 import { type FieldName, fieldByKey, type QueryNode, RISK_BUCKETS, SEARCH_LIMITS, type Span } from './ast.js';
 import { matching, type SearchTarget, searchTree } from './run-search.js';
-import { type CompileOptions, compileQuery, type ServicePredicate, severityRankSql } from './to-kysely.js';
+import { type CompileOptions, compileQuery, type ServicePredicate } from './to-kysely.js';
 
 export const FACET_FIELDS = [
   'port',
@@ -252,20 +252,12 @@ export async function runFacet(target: SearchTarget, query: string, field: strin
       }) as Pairs;
       break;
     }
-    case 'severity': {
-      // One row per matching service with an active finding: its highest severity's rank.
+    case 'severity':
+      // One row per matching service with an active finding: its highest severity's rank (migrations/0008).
       pairs = m()
-        .innerJoin('findings', 'findings.service_id', 'services.id')
-        .select((eb) => [
-          eb.ref(unit).as('u'),
-          eb.fn.max(severityRankSql(eb.ref('findings.severity'))).as('k'),
-          eb.fn.max(severityRankSql(eb.ref('findings.severity'))).as('l'),
-        ])
-        .where('findings.state', '=', 'open')
-        .where('findings.user_state', 'is', null)
-        .groupBy(['services.id', 'services.asset_id']) as unknown as Pairs;
+        .select([`${unit} as u`, 'services.active_severity as k', 'services.active_severity as l'])
+        .where('services.active_severity', '>', 0) as Pairs;
       break;
-    }
   }
 
   const groups = await db

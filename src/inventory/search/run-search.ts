@@ -11,7 +11,7 @@ import type { DialectKind } from '../migrations/index.js';
 import type { InventoryDatabase } from '../tables.js';
 import { type QueryNode, SEARCH_LIMITS, withHoneypotDefault } from './ast.js';
 import { parseQuery } from './parser.js';
-import { compileQuery, type ServicePredicate, severityRankSql } from './to-kysely.js';
+import { compileQuery, type ServicePredicate } from './to-kysely.js';
 
 type Db = Kysely<InventoryDatabase>;
 
@@ -162,33 +162,9 @@ function highest(list: Iterable<string>): Severity | null {
   return best < 0 ? null : (SEVERITIES[best] ?? null);
 }
 
-/**
- * Highest active (open, untriaged) severity per service, for a page of service ids. The
- * findings are read by service id alone (the unique (service_id, check_id) index) and filtered
- * here: a state condition in SQL tempts a planner without statistics into the state index,
- * which holds every open finding of the inventory.
- */
-async function activeSeverities(db: Db, ids: number[]): Promise<Map<number, Severity>> {
-  const out = new Map<number, Severity>();
-  for (const part of chunks(ids)) {
-    const rows = await db
-      .selectFrom('findings')
-      .select(['findings.service_id', 'findings.severity', 'findings.state', 'findings.user_state'])
-      .where('findings.service_id', 'in', part)
-      .execute();
-    const per = new Map<number, string[]>();
-    for (const f of rows) {
-      if (f.state !== 'open' || f.user_state !== null) continue;
-      const list = per.get(Number(f.service_id)) ?? [];
-      list.push(f.severity);
-      per.set(Number(f.service_id), list);
-    }
-    for (const [id, list] of per) {
-      const h = highest(list);
-      if (h !== null) out.set(id, h);
-    }
-  }
-  return out;
+/** The severity of a services.active_severity rank (migrations/0008): null for 0, none. */
+function severityOfRank(rank: number | string): Severity | null {
+  return SEVERITIES[Number(rank) - 1] ?? null;
 }
 
 /** The attribution columns of a host as a row shows them (PostgreSQL may return integers as text). */
@@ -235,6 +211,7 @@ function pageRows(db: Db, ids: number[]) {
       'services.first_seen',
       'services.last_seen',
       'services.risk',
+      'services.active_severity',
       'assets.hostname',
       'assets.vendor as asset_vendor',
       'assets.product as asset_product',
@@ -273,19 +250,7 @@ async function servicePage(
       q = q.orderBy('services.risk', dir);
       break;
     case 'severity':
-      q = q.orderBy(
-        (eb) =>
-          eb.fn.coalesce(
-            eb
-              .selectFrom('findings')
-              .select((f) => f.fn.max(severityRankSql(f.ref('findings.severity'))).as('r'))
-              .whereRef('findings.service_id', '=', 'services.id')
-              .where('findings.state', '=', 'open')
-              .where('findings.user_state', 'is', null),
-            eb.lit(0),
-          ),
-        dir,
-      );
+      q = q.orderBy('services.active_severity', dir);
       break;
     case 'ip':
       break;
@@ -299,7 +264,6 @@ async function servicePage(
   for (const part of chunks(ids)) for (const r of await pageRows(db, part)) byId.set(Number(r.id), r);
   const rows = ids.map((id) => byId.get(id)).filter((r) => r !== undefined);
 
-  const sev = await activeSeverities(db, rows.map((r) => Number(r.id)));
   let total: number | null = null;
   if (withTotal) {
     const r = await matching(db, pred)
@@ -326,7 +290,7 @@ async function servicePage(
         deviceType: r.asset_device_type,
         ...attribution(r),
       },
-      maxSeverity: sev.get(Number(r.id)) ?? null,
+      maxSeverity: severityOfRank(r.active_severity),
       risk: Number(r.risk),
       firstSeen: r.first_seen,
       lastSeen: r.last_seen,
@@ -350,23 +314,7 @@ async function assetPage(
       eb.fn.max('services.last_seen').as('last_seen'),
       eb.fn.min('services.first_seen').as('first_seen'),
     ])
-    .$if(sort.key === 'severity', (qb) =>
-      qb.select((eb) =>
-        eb.fn
-          .max(
-            eb.fn.coalesce(
-              eb
-                .selectFrom('findings')
-                .select((f) => f.fn.max(severityRankSql(f.ref('findings.severity'))).as('r'))
-                .whereRef('findings.service_id', '=', 'services.id')
-                .where('findings.state', '=', 'open')
-                .where('findings.user_state', 'is', null),
-              eb.lit(0),
-            ),
-          )
-          .as('sev'),
-      ),
-    )
+    .$if(sort.key === 'severity', (qb) => qb.select((eb) => eb.fn.max('services.active_severity').as('sev')))
     .groupBy('services.asset_id');
   let q = db
     .selectFrom(grouped.as('g'))
@@ -412,7 +360,7 @@ async function assetPage(
   const sev = new Map<number, string[]>();
   for (const part of chunks(rows.map((r) => Number(r.id)))) {
     const services = await matching(db, pred)
-      .select(['services.id', 'services.asset_id', 'services.port'])
+      .select(['services.id', 'services.asset_id', 'services.port', 'services.active_severity'])
       .where('services.asset_id', 'in', part)
       .execute();
     for (const s of services) {
@@ -420,10 +368,9 @@ async function assetPage(
       list.push(Number(s.port));
       ports.set(Number(s.asset_id), list);
     }
-    const bySvc = await activeSeverities(db, services.map((s) => Number(s.id)));
     for (const s of services) {
-      const v = bySvc.get(Number(s.id));
-      if (v === undefined) continue;
+      const v = severityOfRank(s.active_severity);
+      if (v === null) continue;
       const list = sev.get(Number(s.asset_id)) ?? [];
       list.push(v);
       sev.set(Number(s.asset_id), list);

@@ -88,8 +88,10 @@ test('typical terms are index lookups on SQLite', async () => {
       ['vendor:offis', [/INDEX services_vendor_idx/, /INDEX assets_vendor_idx/]],
       ['lastseen>7d', [/SEARCH services USING (COVERING )?INDEX services_last_seen_idx/]],
       ['firstseen<2026-01-01', [/SEARCH services USING (COVERING )?INDEX services_first_seen_idx/]],
-      ['severity>=high', [/SEARCH findings USING (COVERING )?INDEX findings_state_idx/]],
-      ['-finding:* port:104', [/SEARCH services USING (COVERING )?INDEX services_port_idx/, /SEARCH findings/]],
+      // Severity is services.active_severity (migrations/0008): no findings are read.
+      ['severity>=high', [/SEARCH services USING (COVERING )?INDEX services_active_severity_idx \(active_severity>\?\)/]],
+      ['severity:none', [/SEARCH services USING (COVERING )?INDEX services_active_severity_idx \(active_severity=\?\)/]],
+      ['-finding:* port:104', [/SEARCH services USING (COVERING )?INDEX services_(port|active_severity)_idx/]],
       ['country:NL', [/SEARCH assets USING (COVERING )?INDEX assets_country_idx \(country=\?\)/]],
       ['asn:AS1103', [/SEARCH assets USING (COVERING )?INDEX assets_asn_idx \(asn=\?\)/]],
       ['tag:radiology', [/SEARCH asset_tags USING COVERING INDEX asset_tags_tag_idx \(tag=\?\)/]],
@@ -104,13 +106,14 @@ test('typical terms are index lookups on SQLite', async () => {
       assert.ok(!/SCAN services\b/.test(p), `${q} scans services:\n${p}`);
       // The default exclusion is the short list of honeypot hosts, built once: never the driver.
       if (!q.startsWith('honeypot:')) assert.match(p, /LIST SUBQUERY \d+\n.*SCAN assets/, `${q}:\n${p}`);
+      if (/^(severity|-finding:\*)/.test(q)) assert.ok(!/findings/.test(p), `${q} reads findings:\n${p}`);
     }
   } finally {
     await inv.close();
   }
 });
 
-test('per-service finding lookups (severity sort, page severities, finishRun) lead with service_id on SQLite', async () => {
+test('severity sort and page severities read no findings; finishRun looks findings up by service_id on SQLite', async () => {
   const sqlite = new Database(':memory:');
   const sent: CompiledQuery[] = [];
   const db = new Kysely<InventoryDatabase>({
@@ -146,13 +149,17 @@ test('per-service finding lookups (severity sort, page severities, finishRun) le
         )
         .join('\n---\n');
     };
-    const sorted = await plans(() => inv.search('devicetype:mri', { sort: '-severity' }));
-    assert.match(sorted, /CORRELATED SCALAR SUBQUERY \d+\nSEARCH findings USING COVERING INDEX findings_service_state_idx \(service_id=\?/, sorted);
-    const hosts = await plans(() => inv.search('devicetype:mri', { sort: '-severity', assets: true }));
-    assert.match(hosts, /SEARCH findings USING COVERING INDEX findings_service_state_idx \(service_id=\?/, hosts);
+    // The severity of a service is services.active_severity (migrations/0008), kept by the store.
+    const sorted = await inv.search('devicetype:mri', { sort: '-severity' });
+    assert.equal(sorted.rows[0]?.ip, '127.77.0.10');
+    assert.equal(await plans(() => inv.search('devicetype:mri', { sort: '-severity' })), '');
+    assert.equal(await plans(() => inv.search('devicetype:mri', { sort: '-severity', assets: true })), '');
     const finish = await plans(() => inv.finishRun('r-1', 'completed', { stats: {} }));
     assert.match(finish, /SEARCH findings USING (COVERING )?INDEX findings_service_state_idx \(service_id=\? AND state=\?\)/, finish);
-    for (const p of [sorted, hosts, finish]) assert.ok(!/findings USING .*INDEX findings_state_idx \(state=\?\)\n.*CORRELATED/.test(p), p);
+    // The recount of active_severity after a state change: one correlated lookup per service, by its id.
+    const triage = await plans(() => inv.setUserState(1, 'accepted-risk'));
+    assert.match(triage, /CORRELATED SCALAR SUBQUERY \d+\nSEARCH findings USING COVERING INDEX findings_service_state_idx \(service_id=\? AND state=\?/, triage);
+    for (const p of [finish, triage]) assert.ok(!/findings USING .*INDEX findings_state_idx \(state=\?\)\n.*CORRELATED/.test(p), p);
   } finally {
     await inv.close();
   }

@@ -30,7 +30,7 @@
  * ids once and the rest of the query keeps driving the plan.
  */
 import { type Expression, type ExpressionBuilder, type SqlBool, sql } from 'kysely';
-import { SEVERITIES, type Severity } from '../../core/types.js';
+import { SEVERITIES } from '../../core/types.js';
 import type { DialectKind } from '../migrations/index.js';
 import type { InventoryDatabase } from '../tables.js';
 import { type CompareOp, type FieldValue, type QueryNode, SEARCH_SEVERITIES, type TermNode, type TimeValue } from './ast.js';
@@ -186,37 +186,23 @@ function active(f: FindingsEb): Expression<SqlBool> {
   return f.and([f('findings.state', '=', 'open'), f('findings.user_state', 'is', null)]);
 }
 
-/** The service has an active finding whose severity is in `sevs` (any severity when omitted). */
-function hasActive(eb: ServicesEb, opts: CompileOptions, sevs?: readonly Severity[]): Expression<SqlBool> {
-  if (sevs !== undefined && sevs.length === 0) return FALSE;
-  return findingWhere(eb, opts, (f) =>
-    sevs !== undefined && sevs.length < SEVERITIES.length
-      ? f.and([active(f), f('findings.severity', 'in', [...sevs])])
-      : active(f),
-  );
+/**
+ * The service has an active finding: services.active_severity, the rank of its highest one
+ * (migrations/0008, kept by the store), is above 0.
+ */
+function hasActive(eb: ServicesEb): Expression<SqlBool> {
+  return eb('services.active_severity', '>', 0);
 }
 
-/** Severity as the maximum over active findings, `none` (rank 0) without any. */
-function severityTerm(eb: ServicesEb, opts: CompileOptions, op: CompareOp, level: string): Expression<SqlBool> {
+/**
+ * Severity as the maximum over active findings, `none` (rank 0) without any: a comparison of
+ * services.active_severity with the level's rank in SEARCH_SEVERITIES (none 0, info 1 ...
+ * critical 5), the ranks the column holds.
+ */
+function severityTerm(eb: ServicesEb, op: CompareOp, level: string): Expression<SqlBool> {
   const rank = SEARCH_SEVERITIES.indexOf(level as (typeof SEARCH_SEVERITIES)[number]);
-  // Real severities strictly above / at-or-above `level`.
-  const above = SEVERITIES.filter((s) => SEARCH_SEVERITIES.indexOf(s) > rank);
-  const atOrAbove = SEVERITIES.filter((s) => SEARCH_SEVERITIES.indexOf(s) >= rank);
-  switch (op) {
-    case '=':
-      if (level === 'none') return eb.not(hasActive(eb, opts));
-      return above.length === 0
-        ? hasActive(eb, opts, [level as Severity])
-        : eb.and([hasActive(eb, opts, [level as Severity]), eb.not(hasActive(eb, opts, above))]);
-    case '>':
-      return hasActive(eb, opts, above);
-    case '>=':
-      return level === 'none' ? TRUE : hasActive(eb, opts, atOrAbove);
-    case '<':
-      return level === 'none' ? FALSE : eb.not(hasActive(eb, opts, atOrAbove));
-    case '<=':
-      return above.length === 0 ? TRUE : eb.not(hasActive(eb, opts, above));
-  }
+  if (rank < 0) return FALSE;
+  return eb('services.active_severity', op, rank);
 }
 
 /**
@@ -251,7 +237,7 @@ function timeTerm(
 function findingStateTerm(eb: ServicesEb, opts: CompileOptions, state: string): Expression<SqlBool> {
   switch (state) {
     case 'open':
-      return findingWhere(eb, opts, active);
+      return hasActive(eb);
     case 'resolved':
     case 'unverified':
       return findingWhere(eb, opts, (f) => f('findings.state', '=', state));
@@ -297,7 +283,7 @@ function compileTerm(eb: ServicesEb, node: TermNode, v: FieldValue, opts: Compil
       return eb.or([equalsNullable(s('device_type'), d), hostWhere(eb, opts, (a) => a('assets.device_type', '=', d))]);
     }
     case 'finding': {
-      if (any) return hasActive(eb, opts);
+      if (any) return hasActive(eb);
       const t = textValue(v);
       return findingWhere(eb, opts, (f) =>
         f.and([
@@ -307,7 +293,7 @@ function compileTerm(eb: ServicesEb, node: TermNode, v: FieldValue, opts: Compil
       );
     }
     case 'severity':
-      return any ? hasActive(eb, opts) : severityTerm(eb, opts, node.op, enumValue(v));
+      return any ? hasActive(eb) : severityTerm(eb, node.op, enumValue(v));
     case 'state':
       return any ? findingWhere(eb, opts, () => TRUE) : findingStateTerm(eb, opts, enumValue(v));
     case 'lastseen':
