@@ -12,6 +12,7 @@ import { honeypotOrgIndexes } from './0005-honeypot-org-indexes.js';
 import { server } from './0006-server.js';
 import { optOuts } from './0007-opt-outs.js';
 import { activeSeverity } from './0008-active-severity.js';
+import { coveringIndexes } from './0009-covering-indexes.js';
 
 export type { DialectKind };
 
@@ -29,6 +30,7 @@ export function inventoryMigrations(kind: DialectKind): Record<string, Migration
     '0006-server': server(kind),
     '0007-opt-outs': optOuts(kind),
     '0008-active-severity': activeSeverity(),
+    '0009-covering-indexes': coveringIndexes(),
   };
 }
 

@@ -15,7 +15,7 @@
  * a search (ast.ts withHoneypotDefault): a `honeypot` facet shows a `true` bucket only when the
  * query has a `honeypot:` term or includeHoneypots is set.
  */
-import { type Expression, type SelectQueryBuilder, sql } from 'kysely';
+import { type Expression, type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import { UsageError } from '../../core/errors.js';
 import { SEVERITIES } from '../../core/types.js';
 import type { InventoryDatabase } from '../tables.js';
@@ -260,7 +260,15 @@ export async function runFacet(target: SearchTarget, query: string, field: strin
       break;
   }
 
-  const groups = await db
+  // Facets counted without the (unit, value) pairs: see ownAndHostGroups and activeFindingGroups.
+  const split =
+    assets ? null
+    : f === 'product' || f === 'vendor' || f === 'devicetype' ? await ownAndHostGroups(m, f)
+    : f === 'finding' && pred === null ? { groups: await activeFindingGroups(db), withValue: null }
+    : null;
+  const groups: Group[] = split
+    ? split.groups.sort((a, b) => Number(b.n) - Number(a.n)).slice(0, SEARCH_LIMITS.facetGroups + 1)
+    : await db
     .selectFrom(pairs.as('p'))
     .select((eb) => [
       'p.k',
@@ -283,6 +291,8 @@ export async function runFacet(target: SearchTarget, query: string, field: strin
       withTerm(ast, { type: 'term', field: 'severity', op: '=', values: [{ kind: 'enum', value: 'none' }], span: NOWHERE, keySpan: NOWHERE }, copts),
     );
     if (none > 0) buckets.push({ value: 'none', count: none });
+  } else if (split !== null && split.withValue !== null) {
+    missing = total - split.withValue;
   } else if (!ALWAYS_SET.includes(f)) {
     missing = await countUnits(withTerm(ast, { type: 'not', child: hasValue(f), span: NOWHERE }, copts));
   }
@@ -290,6 +300,72 @@ export async function runFacet(target: SearchTarget, query: string, field: strin
   const distinct = buckets.length;
   buckets = buckets.sort(compareBuckets).slice(0, limit);
   return { field: f, unit: assets ? 'assets' : 'services', total, missing, distinct, buckets, truncated, honeypotsExcluded: excluded };
+}
+
+type Group = { k: string | number; l: string | number; n: number | string };
+
+/**
+ * product, vendor and devicetype per service, without the union of (service, value) pairs and
+ * its count(DISTINCT) (a sort of every pair: 1.4 s for the device types of 1.2 M services): the
+ * services' own values grouped (an index-only scan for the whole inventory), plus their hosts'
+ * values where the host's differs from the service's own, merged here. A service is so counted
+ * once under each of its values, as `field:value` finds it. The host part also counts the
+ * services that have a value only through their host, which gives the services with a value
+ * at all (`missing` is the rest) without a third statement.
+ */
+async function ownAndHostGroups(
+  m: () => SelectQueryBuilder<InventoryDatabase, 'services', object>,
+  f: 'product' | 'vendor' | 'devicetype',
+): Promise<{ groups: Group[]; withValue: number }> {
+  const col = f === 'devicetype' ? ('device_type' as const) : f;
+  const key = (e: Expression<string | null>) => (f === 'devicetype' ? sql<string>`${e}` : sql<string>`lower(${e})`);
+  const own = await m()
+    .select((eb) => [key(eb.ref(`services.${col}`)).as('k'), eb.fn.min<string>(`services.${col}`).as('l'), eb.fn.countAll<number | string>().as('n')])
+    .where(`services.${col}`, 'is not', null)
+    .groupBy((eb) => key(eb.ref(`services.${col}`)))
+    .execute();
+  const host = await m()
+    .innerJoin('assets', 'assets.id', 'services.asset_id')
+    .select((eb) => [
+      key(eb.ref(`assets.${col}`)).as('k'),
+      eb.fn.min<string>(`assets.${col}`).as('l'),
+      eb.fn.countAll<number | string>().as('n'),
+      eb.fn.sum<number | string>(eb.case().when(`services.${col}`, 'is', null).then(1).else(0).end()).as('z'),
+    ])
+    .where(`assets.${col}`, 'is not', null)
+    .where((eb) => eb.or([eb(`services.${col}`, 'is', null), eb(key(eb.ref(`services.${col}`)), '!=', key(eb.ref(`assets.${col}`)))]))
+    .groupBy((eb) => key(eb.ref(`assets.${col}`)))
+    .execute();
+  const merged = new Map<string, Group>();
+  let withValue = 0;
+  for (const g of own) {
+    merged.set(g.k, { k: g.k, l: g.l, n: Number(g.n) });
+    withValue += Number(g.n);
+  }
+  for (const g of host) {
+    const had = merged.get(g.k);
+    if (had === undefined) merged.set(g.k, { k: g.k, l: g.l, n: Number(g.n) });
+    else merged.set(g.k, { k: g.k, l: String(had.l) <= g.l ? had.l : g.l, n: Number(had.n) + Number(g.n) });
+    withValue += Number(g.z);
+  }
+  return { groups: [...merged.values()], withValue };
+}
+
+/**
+ * The `finding` facet of the whole inventory (no condition, not even the honeypot exclusion):
+ * the active findings per check, one per service and check. Grouped by (check, state, user
+ * state) without a WHERE, the statement is one scan of the (check_id, state, user_state,
+ * service_id) index in its order, on both engines (89 ms for 1.3 M findings on SQLite); a
+ * `state = 'open'` condition makes SQLite, which has no statistics, pick the state index and
+ * sort every open finding (750 ms). The states are filtered here.
+ */
+async function activeFindingGroups(db: Kysely<InventoryDatabase>): Promise<Group[]> {
+  const rows = await db
+    .selectFrom('findings')
+    .select(['findings.check_id', 'findings.state', 'findings.user_state', (eb) => eb.fn.countAll<number | string>().as('n')])
+    .groupBy(['findings.check_id', 'findings.state', 'findings.user_state'])
+    .execute();
+  return rows.filter((r) => r.state === 'open' && r.user_state === null).map((r) => ({ k: r.check_id, l: r.check_id, n: Number(r.n) }));
 }
 
 /** A bucket's value as FacetBucket documents it, from its grouping key `k` and label `l`. */

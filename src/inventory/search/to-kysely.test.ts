@@ -95,10 +95,10 @@ test('typical terms are index lookups on SQLite', async () => {
       ['country:NL', [/SEARCH assets USING (COVERING )?INDEX assets_country_idx \(country=\?\)/]],
       ['asn:AS1103', [/SEARCH assets USING (COVERING )?INDEX assets_asn_idx \(asn=\?\)/]],
       ['tag:radiology', [/SEARCH asset_tags USING COVERING INDEX asset_tags_tag_idx \(tag=\?\)/]],
-      ['risk>=70', [/SEARCH services USING (COVERING )?INDEX services_risk_idx \(risk>\?\)/]],
-      ['risk:40-69', [/SEARCH services USING (COVERING )?INDEX services_risk_idx \(risk>\? AND risk<\?\)/]],
+      ['risk>=70', [/SEARCH services USING (COVERING )?INDEX services_risk_order_idx \(risk>\?\)/]],
+      ['risk:40-69', [/SEARCH services USING (COVERING )?INDEX services_risk_order_idx \(risk>\? AND risk<\?\)/]],
       // Explicit honeypot:true: the honeypots' ids drive the services lookup by host.
-      ['honeypot:true', [/SEARCH services USING (COVERING )?INDEX services_asset_idx \(asset_id=\?\)/]],
+      ['honeypot:true', [/SEARCH services USING (COVERING )?INDEX services_asset_identity_idx \(asset_id=\?\)/]],
     ];
     for (const [q, wants] of cases) {
       const p = plan(q);
@@ -204,6 +204,45 @@ test('the honeypot exclusion reaches the SQL only when some host is flagged', as
     assert.ok(flagged.filtered >= 3, `the page and the count carry the exclusion (${flagged.filtered} statements)`);
     assert.deepEqual(await run(() => inv.search('port:104', { includeHoneypots: true })), { total: 2, excluded: false, filtered: 0 });
     assert.deepEqual(await run(() => inv.facets('port:104 honeypot:*', 'port')), { total: 2, excluded: false, filtered: 0 });
+  } finally {
+    await inv.close();
+  }
+});
+
+test('riskiest first is read in index order; the host half of a device type facet reads no service rows (SQLite)', async () => {
+  const sqlite = new Database(':memory:');
+  const sent: CompiledQuery[] = [];
+  const db = new Kysely<InventoryDatabase>({
+    dialect: new SqliteDialect({ database: sqlite }),
+    log: (e) => {
+      if (e.level === 'query') sent.push(e.query);
+    },
+  });
+  const inv = new KyselyInventory(db, 'sqlite', ':memory:');
+  try {
+    await inv.migrate();
+    await inv.createRun({ id: 'r-1', profile: 'safe', targets: [], options: {}, totalTargets: 0 });
+    await inv.recordService('r-1', {
+      ip: '127.77.0.10',
+      port: 104,
+      protocol: 'dicom',
+      status: 'success',
+      timestamp: '2026-11-01T00:00:00.000Z',
+      asset: { deviceType: 'mri', evidence: [] },
+      findings: [],
+      data: {},
+    });
+    const plans = async (call: () => Promise<unknown>): Promise<string[]> => {
+      sent.length = 0;
+      await call();
+      return sent.map((q) =>
+        (sqlite.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...(q.parameters as unknown[])) as { detail: string }[]).map((r) => r.detail).join('\n'),
+      );
+    };
+    const page = (await plans(() => inv.search('', { sort: '-risk', total: false }))).find((p) => /services_risk_order_idx/.test(p));
+    assert.ok(page !== undefined && !/TEMP B-TREE/.test(page), `the page is read in index order:\n${page}`);
+    const facet = (await plans(() => inv.facets('', 'devicetype'))).find((p) => /SEARCH s(ervices)? USING .*asset_id=/.test(p));
+    assert.match(facet ?? '', /SEARCH services USING COVERING INDEX services_asset_identity_idx \(asset_id=\?\)/, facet);
   } finally {
     await inv.close();
   }
