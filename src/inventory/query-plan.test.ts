@@ -4,47 +4,21 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
-import { type CompiledQuery, Kysely, SqliteDialect } from 'kysely';
-import { KyselyInventory } from './kysely-store.js';
-import type { InventoryDatabase } from './tables.js';
+import { planningInventory } from './testing.js';
 
 test('filtered list queries are index lookups on SQLite', async () => {
-  const sqlite = new Database(':memory:');
-  const sent: CompiledQuery[] = [];
-  const db = new Kysely<InventoryDatabase>({
-    dialect: new SqliteDialect({ database: sqlite }),
-    log: (e) => {
-      if (e.level === 'query') sent.push(e.query);
-    },
+  const { inv, plans } = await planningInventory({
+    timestamp: '2024-01-01T00:00:00.000Z',
+    asset: { deviceType: 'pacs', evidence: [] },
+    findings: [{ id: 'dicom-any-ae', severity: 'high', title: 't', confidence: 'confirmed' }],
   });
-  const inv = new KyselyInventory(db, 'sqlite', ':memory:');
   try {
-    await inv.migrate();
-    await inv.createRun({ id: 'r-1', profile: 'safe', targets: [], options: {}, totalTargets: 0 });
-    await inv.recordService('r-1', {
-      ip: '127.77.0.10',
-      port: 104,
-      protocol: 'dicom',
-      status: 'success',
-      timestamp: '2024-01-01T00:00:00.000Z',
-      asset: { deviceType: 'pacs', evidence: [] },
-      findings: [{ id: 'dicom-any-ae', severity: 'high', title: 't', confidence: 'confirmed' }],
-      data: {},
-    });
-
     /** Plan lines of the first query `call` sends. */
     const plan = async (call: () => Promise<unknown>): Promise<string> => {
-      sent.length = 0;
-      await call();
-      const q = sent[0];
-      assert.ok(q, 'a query was sent');
-      const rows = sqlite.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...(q.parameters as unknown[])) as {
-        detail: string;
-      }[];
-      return rows.map((r) => r.detail).join('\n');
+      const first = (await plans(call))[0];
+      assert.ok(first, 'a query was sent');
+      return first.plan;
     };
-
     const cases: [string, () => Promise<unknown>, RegExp][] = [
       ['assets by CIDR', () => inv.listAssets({ ip: '127.77.0.0/16' }), /SEARCH assets USING INDEX assets_ip_key_idx/],
       ['assets by device type', () => inv.listAssets({ deviceType: 'pacs' }), /SEARCH assets USING INDEX assets_device_type_idx/],

@@ -3,7 +3,10 @@
  * to compare what SQLite and PostgreSQL hold after the same writes. (A fresh PostgreSQL database
  * per test file comes from test-pg.ts.)
  */
-import type { Kysely } from 'kysely';
+import Database from 'better-sqlite3';
+import { type CompiledQuery, Kysely, SqliteDialect } from 'kysely';
+import type { ServiceRecord } from '../core/types.js';
+import { KyselyInventory } from './kysely-store.js';
 import type { InventoryDatabase } from './tables.js';
 
 /** The inventory tables a dump and a row count cover. */
@@ -93,4 +96,45 @@ export async function dumpInventory(db: Kysely<InventoryDatabase>): Promise<stri
   }
   for (const r of await db.selectFrom('monitor_jobs').selectAll().execute()) push('monitor_job', r);
   return lines.sort();
+}
+
+/**
+ * An in-memory SQLite inventory that records the statements it sends, with run `r-1` and one
+ * service (127.77.0.10:104; `rec` overrides fields): for tests of the query plans of the SQL
+ * the store really sends. `plans(call)` gives SQLite's EXPLAIN QUERY PLAN of each statement
+ * that `call` sent, one text per statement.
+ */
+export async function planningInventory(rec: Partial<ServiceRecord> = {}) {
+  const sqlite = new Database(':memory:');
+  const sent: CompiledQuery[] = [];
+  const db = new Kysely<InventoryDatabase>({
+    dialect: new SqliteDialect({ database: sqlite }),
+    log: (e) => {
+      if (e.level === 'query') sent.push(e.query);
+    },
+  });
+  const inv = new KyselyInventory(db, 'sqlite', ':memory:');
+  await inv.migrate();
+  await inv.createRun({ id: 'r-1', profile: 'safe', targets: [], options: {}, totalTargets: 0 });
+  await inv.recordService('r-1', {
+    ip: '127.77.0.10',
+    port: 104,
+    protocol: 'dicom',
+    status: 'success',
+    timestamp: '2026-11-01T00:00:00.000Z',
+    findings: [],
+    data: {},
+    ...rec,
+  });
+  const plans = async (call: () => Promise<unknown>): Promise<{ sql: string; plan: string }[]> => {
+    sent.length = 0;
+    await call();
+    return sent.map((q) => ({
+      sql: q.sql,
+      plan: (sqlite.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...(q.parameters as unknown[])) as { detail: string }[])
+        .map((r) => r.detail)
+        .join('\n'),
+    }));
+  };
+  return { sqlite, db, inv, plans };
 }

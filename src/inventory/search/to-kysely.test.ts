@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { type CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { KyselyInventory } from '../kysely-store.js';
 import type { InventoryDatabase } from '../tables.js';
+import { planningInventory } from '../testing.js';
 import { withHoneypotDefault } from './ast.js';
 import { parseQuery } from './parser.js';
 import { matching } from './run-search.js';
@@ -114,41 +115,17 @@ test('typical terms are index lookups on SQLite', async () => {
 });
 
 test('severity sort and page severities read no findings; finishRun looks findings up by service_id on SQLite', async () => {
-  const sqlite = new Database(':memory:');
-  const sent: CompiledQuery[] = [];
-  const db = new Kysely<InventoryDatabase>({
-    dialect: new SqliteDialect({ database: sqlite }),
-    log: (e) => {
-      if (e.level === 'query') sent.push(e.query);
-    },
+  const { inv, plans: all } = await planningInventory({
+    asset: { deviceType: 'mri', evidence: [] },
+    findings: [{ id: 'dicom-any-ae', severity: 'high', title: 't', confidence: 'confirmed' }],
+    checksRun: ['dicom-any-ae'],
   });
-  const inv = new KyselyInventory(db, 'sqlite', ':memory:');
   try {
-    await inv.migrate();
-    await inv.createRun({ id: 'r-1', profile: 'safe', targets: [], options: {}, totalTargets: 0 });
-    await inv.recordService('r-1', {
-      ip: '127.77.0.10',
-      port: 104,
-      protocol: 'dicom',
-      status: 'success',
-      timestamp: '2026-11-01T00:00:00.000Z',
-      asset: { deviceType: 'mri', evidence: [] },
-      findings: [{ id: 'dicom-any-ae', severity: 'high', title: 't', confidence: 'confirmed' }],
-      checksRun: ['dicom-any-ae'],
-      data: {},
-    });
-    const plans = async (call: () => Promise<unknown>): Promise<string> => {
-      sent.length = 0;
-      await call();
-      return sent
+    const plans = async (call: () => Promise<unknown>): Promise<string> =>
+      (await all(call))
         .filter((q) => q.sql.includes('"findings"'))
-        .map((q) =>
-          (sqlite.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...(q.parameters as unknown[])) as { detail: string }[])
-            .map((r) => r.detail)
-            .join('\n'),
-        )
+        .map((q) => q.plan)
         .join('\n---\n');
-    };
     // The severity of a service is services.active_severity (migrations/0008), kept by the store.
     const sorted = await inv.search('devicetype:mri', { sort: '-severity' });
     assert.equal(sorted.rows[0]?.ip, '127.77.0.10');
@@ -166,33 +143,15 @@ test('severity sort and page severities read no findings; finishRun looks findin
 });
 
 test('the honeypot exclusion reaches the SQL only when some host is flagged', async () => {
-  const sqlite = new Database(':memory:');
-  const sent: CompiledQuery[] = [];
-  const db = new Kysely<InventoryDatabase>({
-    dialect: new SqliteDialect({ database: sqlite }),
-    log: (e) => {
-      if (e.level === 'query') sent.push(e.query);
-    },
-  });
-  const inv = new KyselyInventory(db, 'sqlite', ':memory:');
+  const { inv, db, plans } = await planningInventory();
   try {
-    await inv.migrate();
-    await inv.createRun({ id: 'r-1', profile: 'safe', targets: [], options: {}, totalTargets: 0 });
-    for (const ip of ['127.77.0.10', '127.77.0.11']) {
-      await inv.recordService('r-1', {
-        ip,
-        port: 104,
-        protocol: 'dicom',
-        status: 'success',
-        timestamp: '2026-11-01T00:00:00.000Z',
-        findings: [],
-        data: {},
-      });
-    }
+    await inv.recordService('r-1', { ip: '127.77.0.11', port: 104, protocol: 'dicom', status: 'success', timestamp: '2026-11-01T00:00:00.000Z', findings: [], data: {} });
     /** Statements a call sends that test the honeypot flag, and its answer. */
     const run = async (call: () => Promise<{ total: number | null; honeypotsExcluded: boolean }>) => {
-      sent.length = 0;
-      const r = await call();
+      let r: { total: number | null; honeypotsExcluded: boolean } = { total: null, honeypotsExcluded: false };
+      const sent = await plans(async () => {
+        r = await call();
+      });
       return { total: r.total, excluded: r.honeypotsExcluded, filtered: sent.filter((q) => q.sql.includes('"honeypot" = ')).length };
     };
     // Nothing flagged: one early-stopping lookup, then plain statements.
@@ -210,35 +169,9 @@ test('the honeypot exclusion reaches the SQL only when some host is flagged', as
 });
 
 test('riskiest first is read in index order; the host half of a device type facet reads no service rows (SQLite)', async () => {
-  const sqlite = new Database(':memory:');
-  const sent: CompiledQuery[] = [];
-  const db = new Kysely<InventoryDatabase>({
-    dialect: new SqliteDialect({ database: sqlite }),
-    log: (e) => {
-      if (e.level === 'query') sent.push(e.query);
-    },
-  });
-  const inv = new KyselyInventory(db, 'sqlite', ':memory:');
+  const { inv, plans: all } = await planningInventory({ asset: { deviceType: 'mri', evidence: [] } });
   try {
-    await inv.migrate();
-    await inv.createRun({ id: 'r-1', profile: 'safe', targets: [], options: {}, totalTargets: 0 });
-    await inv.recordService('r-1', {
-      ip: '127.77.0.10',
-      port: 104,
-      protocol: 'dicom',
-      status: 'success',
-      timestamp: '2026-11-01T00:00:00.000Z',
-      asset: { deviceType: 'mri', evidence: [] },
-      findings: [],
-      data: {},
-    });
-    const plans = async (call: () => Promise<unknown>): Promise<string[]> => {
-      sent.length = 0;
-      await call();
-      return sent.map((q) =>
-        (sqlite.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...(q.parameters as unknown[])) as { detail: string }[]).map((r) => r.detail).join('\n'),
-      );
-    };
+    const plans = async (call: () => Promise<unknown>): Promise<string[]> => (await all(call)).map((q) => q.plan);
     const page = (await plans(() => inv.search('', { sort: '-risk', total: false }))).find((p) => /services_risk_order_idx/.test(p));
     assert.ok(page !== undefined && !/TEMP B-TREE/.test(page), `the page is read in index order:\n${page}`);
     const facet = (await plans(() => inv.facets('', 'devicetype'))).find((p) => /SEARCH s(ervices)? USING .*asset_id=/.test(p));
