@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { recordCounts } from '../report/gather-assets.js';
+import { makeScope } from '../report/scope.js';
 import { planningInventory } from './testing.js';
 
 test('filtered list queries are index lookups on SQLite', async () => {
@@ -33,6 +35,23 @@ test('filtered list queries are index lookups on SQLite', async () => {
       const p = await plan(call);
       assert.match(p, want, `${name}:\n${p}`);
     }
+  } finally {
+    await inv.close();
+  }
+});
+
+test('records reachable are read from the partial index of observations holding a count (SQLite)', async () => {
+  const { inv, plans } = await planningInventory({ data: { dicom: { patientFind: { matches: 3 } } } });
+  try {
+    await inv.recordService('r-1', { ip: '127.77.0.11', port: 104, protocol: 'dicom', status: 'success', timestamp: '2026-11-01T00:00:00.000Z', findings: [], data: {} });
+    let counts: Awaited<ReturnType<typeof recordCounts>> | undefined;
+    const [q] = await plans(async () => {
+      counts = await recordCounts(inv.db, makeScope('', null, true, 'sqlite', Date.now()));
+    });
+    // Driven from the partial index, never from the services in scope.
+    assert.match(q?.plan ?? '', /^SCAN o USING INDEX observations_counts_idx/, q?.plan);
+    assert.equal(counts?.stats.total, 3);
+    assert.equal(counts?.stats.services, 1);
   } finally {
     await inv.close();
   }

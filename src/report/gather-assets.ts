@@ -5,13 +5,14 @@
  * the services: read from each service's latest observation, reduced to numbers at once
  * (src/risk/score.ts reachableRecords); the observation itself is never kept.
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { CheckDef } from '../checks/engine.js';
 import { SEVERITIES, type Severity } from '../core/types.js';
+import { COUNT_PATTERNS } from '../inventory/migrations/0009-covering-indexes.js';
 import type { InventoryDatabase } from '../inventory/tables.js';
 import { reachableRecords } from '../risk/score.js';
 import { remediationFor } from './methodology.js';
-import { type ReportScope, scopedAssetIds, scopedServiceIds, scopedServices } from './scope.js';
+import { type ReportScope, scopedAssetIds, scopedServices } from './scope.js';
 import { clean } from './text.js';
 import type { AssetDetail, EvidenceItem, FindingDetail, RecordStats, ServiceDetail } from './types.js';
 
@@ -58,19 +59,24 @@ export interface RecordCounts {
 
 /**
  * Record counts of the services in scope, from their latest observations. Only observations that
- * can hold a count are read (a LIKE on the stored JSON narrows them first).
+ * can hold a count are read: the LIKE on the stored JSON, with the literal patterns of the
+ * partial index observations_counts_idx (migrations/0009), selects them from that index, and
+ * each is kept when it is its service's latest and in scope.
  */
 export async function recordCounts(db: Db, scope: ReportScope): Promise<RecordCounts> {
-  const latest = db
-    .selectFrom('observations')
-    .select((eb) => eb.fn.max('observations.id').as('id'))
-    .where('observations.service_id', 'in', scopedServiceIds(db, scope))
-    .groupBy('observations.service_id');
   const rows = await db
-    .selectFrom('observations')
-    .select(['observations.service_id', 'observations.data'])
-    .where('observations.id', 'in', latest)
-    .where((eb) => eb.or([eb('observations.data', 'like', '%"matches"%'), eb('observations.data', 'like', '%"patientCount"%')]))
+    .selectFrom('observations as o')
+    .select(['o.service_id', 'o.data'])
+    .where((eb) => eb.or(COUNT_PATTERNS.map((p) => eb('o.data', 'like', sql.lit(p)))))
+    .where((eb) =>
+      eb(
+        'o.id',
+        '=',
+        eb.selectFrom('observations as latest').select((l) => l.fn.max('latest.id').as('id')).whereRef('latest.service_id', '=', 'o.service_id'),
+      ),
+    )
+    // EXISTS, not IN: the few candidate observations drive the plan, each checked against the scope.
+    .where((eb) => eb.exists(scopedServices(db, scope).select(sql.lit(1).as('one')).where(sql<boolean>`${sql.ref('services.id')} = ${sql.ref('o.service_id')}`)))
     .execute();
   const byService = new Map<number, number>();
   const sources = {
