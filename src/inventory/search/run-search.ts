@@ -4,7 +4,7 @@
  * and both engines return the same rows in the same order. Honeypot hosts are left out unless
  * the query has a `honeypot:` term or `includeHoneypots` is set (ast.ts withHoneypotDefault).
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { UsageError } from '../../core/errors.js';
 import { SEVERITIES, type Severity } from '../../core/types.js';
 import type { DialectKind } from '../migrations/index.js';
@@ -307,6 +307,17 @@ async function assetPage(
   withTotal: boolean,
 ): Promise<{ total: number | null; rows: SearchAssetRow[] }> {
   const dir = sort.desc ? 'desc' : 'asc';
+  const tie = sort.key === 'ip' ? dir : 'asc';
+  let total: number | null = null;
+  if (withTotal) {
+    const r = await matching(db, pred)
+      .select((eb) => eb.fn.count<number | string>('services.asset_id').distinct().as('n'))
+      .executeTakeFirstOrThrow();
+    total = Number(r.n);
+  }
+  if (limit > 0 && (sort.key === 'ip' || (sort.key === 'risk' && sort.desc)) && (await walkPays(db, pred, total, limit + offset))) {
+    return { total, rows: await pageRowsOf(db, pred, await walkedHosts(db, pred, sort.key, dir, tie, limit, offset)) };
+  }
   const grouped = matching(db, pred)
     .select((eb) => [
       'services.asset_id',
@@ -351,22 +362,75 @@ async function assetPage(
     default:
       break;
   }
-  const tie = sort.key === 'ip' ? dir : 'asc';
   q = q.orderBy('assets.ip_key', tie).orderBy('assets.ip', tie);
   const rows = limit === 0 ? [] : await q.limit(limit).offset(offset).execute();
+  return { total, rows: await pageRowsOf(db, pred, rows) };
+}
 
+/** The columns of a host that a row of the hosts page shows. */
+type HostRow = {
+  id: number;
+  ip: string;
+  hostname: string | null;
+  vendor: string | null;
+  product: string | null;
+  device_type: string | null;
+  country: string | null;
+  asn: number | string | null;
+  org: string | null;
+  honeypot: number | string;
+  risk: number | string;
+};
+
+/**
+ * Whether to page hosts by walking them in the order of an index (address, or riskiest first)
+ * and keeping those with a matching service, instead of grouping every matching service by
+ * host and sorting the groups. The walk stops after `needed` hosts: it pays when matching hosts
+ * are dense, so that it visits few hosts to find them (measured at 1.2 M services: the first
+ * page of every host 470 ms grouped, a few ms walked). A query matching few hosts is grouped:
+ * the walk would visit nearly every host to find them. Without a count of the matches, only the
+ * empty query is walked.
+ */
+async function walkPays(db: Db, pred: ServicePredicate | null, total: number | null, needed: number): Promise<boolean> {
+  if (pred === null) return true;
+  if (total === null || total === 0) return false;
+  const hosts = Number((await db.selectFrom('assets').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow()).n);
+  return (needed * hosts) / total <= WALK_BUDGET;
+}
+
+/** Hosts a walked page may visit at most (see walkPays). */
+const WALK_BUDGET = 20_000;
+
+/** One page of hosts with a matching service, in index order (address, or riskiest first). */
+function walkedHosts(db: Db, pred: ServicePredicate | null, key: SortKey, dir: 'asc' | 'desc', tie: 'asc' | 'desc', limit: number, offset: number) {
+  let q = db
+    .selectFrom('assets')
+    .select(['assets.id', 'assets.ip', 'assets.hostname', 'assets.vendor', 'assets.product', 'assets.device_type', 'assets.country', 'assets.asn', 'assets.org', 'assets.honeypot', 'assets.risk'])
+    .where((eb) => eb.exists(matching(db, pred).select(sql.lit(1).as('one')).where(sql<boolean>`${sql.ref('services.asset_id')} = ${sql.ref('assets.id')}`)));
+  if (key === 'risk') q = q.orderBy('assets.risk', dir);
+  return q.orderBy('assets.ip_key', tie).orderBy('assets.ip', tie).limit(limit).offset(offset).execute();
+}
+
+/** The rows of a hosts page: each host with its matching services' count, ports, highest severity and times. */
+async function pageRowsOf(db: Db, pred: ServicePredicate | null, rows: HostRow[]): Promise<SearchAssetRow[]> {
   // The matching services of the page's hosts: their ports, and their severities.
   const ports = new Map<number, number[]>();
   const sev = new Map<number, string[]>();
+  const times = new Map<number, { first: string; last: string }>();
   for (const part of chunks(rows.map((r) => Number(r.id)))) {
     const services = await matching(db, pred)
-      .select(['services.id', 'services.asset_id', 'services.port', 'services.active_severity'])
+      .select(['services.id', 'services.asset_id', 'services.port', 'services.active_severity', 'services.first_seen', 'services.last_seen'])
       .where('services.asset_id', 'in', part)
       .execute();
     for (const s of services) {
       const list = ports.get(Number(s.asset_id)) ?? [];
       list.push(Number(s.port));
       ports.set(Number(s.asset_id), list);
+      // ISO-8601 times of one width: text order is time order.
+      const t = times.get(Number(s.asset_id)) ?? { first: s.first_seen, last: s.last_seen };
+      if (s.first_seen < t.first) t.first = s.first_seen;
+      if (s.last_seen > t.last) t.last = s.last_seen;
+      times.set(Number(s.asset_id), t);
     }
     for (const s of services) {
       const v = severityOfRank(s.active_severity);
@@ -376,28 +440,18 @@ async function assetPage(
       sev.set(Number(s.asset_id), list);
     }
   }
-  let total: number | null = null;
-  if (withTotal) {
-    const r = await matching(db, pred)
-      .select((eb) => eb.fn.count<number | string>('services.asset_id').distinct().as('n'))
-      .executeTakeFirstOrThrow();
-    total = Number(r.n);
-  }
-  return {
-    total,
-    rows: rows.map((r) => ({
-      ip: r.ip,
-      hostname: r.hostname,
-      vendor: r.vendor,
-      product: r.product,
-      deviceType: r.device_type,
-      ...attribution(r),
-      risk: Number(r.risk),
-      services: Number(r.n),
-      ports: (ports.get(Number(r.id)) ?? []).sort((a, b) => a - b),
-      maxSeverity: highest(sev.get(Number(r.id)) ?? []),
-      firstSeen: String(r.first_seen),
-      lastSeen: String(r.last_seen),
-    })),
-  };
+  return rows.map((r) => ({
+    ip: r.ip,
+    hostname: r.hostname,
+    vendor: r.vendor,
+    product: r.product,
+    deviceType: r.device_type,
+    ...attribution(r),
+    risk: Number(r.risk),
+    services: ports.get(Number(r.id))?.length ?? 0,
+    ports: (ports.get(Number(r.id)) ?? []).sort((a, b) => a - b),
+    maxSeverity: highest(sev.get(Number(r.id)) ?? []),
+    firstSeen: times.get(Number(r.id))?.first ?? '',
+    lastSeen: times.get(Number(r.id))?.last ?? '',
+  }));
 }
