@@ -98,6 +98,24 @@ describe('live events', () => {
     }
   });
 
+  test('a run that starts and ends between two polls is still reported, once', async () => {
+    const a = await open(port, admin);
+    try {
+      await until('a heartbeat', () => a.text().includes(': ping'));
+      await new Promise((r) => setTimeout(r, 300));
+      // Both writes land well within one poll interval (100 ms): the poller never sees it running.
+      await t.inv.createRun({ id: 'r-quick', profile: 'safe', targets: ['127.217.201.0/24'], options: {}, totalTargets: 1 });
+      await t.inv.finishRun('r-quick', 'completed', { stats: {} });
+      await until('the quick run to be reported', () => a.text().includes('event: scan-finished\ndata: {"id":"r-quick","state":"completed"}'));
+      // The look-back window sees it for several more polls: it is not reported again.
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal(a.text().split('event: scan-finished\ndata: {"id":"r-quick"').length - 1, 1);
+      assert.equal(a.text().split('"id":"r-quick","state":"completed","total":1').length - 1, 1);
+    } finally {
+      a.res.destroy();
+    }
+  });
+
   test('at most maxClients streams; server close ends the others', async () => {
     // The streams of the previous test are gone once the server saw their sockets close.
     const openWhenFree = async (): Promise<Stream> => {

@@ -21,6 +21,13 @@ import type { Principal } from './types.js';
 type Db = Kysely<InventoryDatabase>;
 
 const MAX_BUFFERED_BYTES = 1 << 20;
+/**
+ * A run that started and ended between two polls is never seen running: each poll also reads
+ * the runs that finished since the previous one, looking this far back for clock skew and a
+ * slow poll. Each run is reported finished once (the last REPORTED_MAX ids are remembered).
+ */
+const FINISH_LOOKBACK_MS = 5000;
+const REPORTED_MAX = 1000;
 const SERVICE_EVENTS_PER_TICK = 500;
 
 interface Client {
@@ -48,6 +55,10 @@ export class EventHub {
   private readonly clients = new Set<Client>();
   private readonly runs = new Map<string, RunState>();
   private lastServiceEvent: number | null = null;
+  /** When the previous poll of the runs started (ms); null before the first, and while nobody listens. */
+  private lastRunsPoll: number | null = null;
+  /** Runs already reported finished, oldest first. */
+  private readonly reported = new Set<string>();
   private pollTimer: NodeJS.Timeout | null = null;
   private beatTimer: NodeJS.Timeout | null = null;
   private polling = false;
@@ -122,6 +133,7 @@ export class EventHub {
       if (this.clients.size === 0) {
         // Nobody listens: forget the position, so the next client starts from "now".
         this.lastServiceEvent = null;
+        this.lastRunsPoll = null;
         this.runs.clear();
         return;
       }
@@ -136,14 +148,33 @@ export class EventHub {
 
   private async pollRuns(): Promise<void> {
     const { db } = this.o;
+    const startedAt = Date.now();
+    const since = this.lastRunsPoll === null ? null : new Date(this.lastRunsPoll - FINISH_LOOKBACK_MS).toISOString();
     const tracked = [...this.runs.keys()];
-    let q = db.selectFrom('scan_runs').select(['id', 'state', 'done_targets', 'total_targets']);
-    q = tracked.length > 0 ? q.where((eb) => eb.or([eb('state', '=', 'running'), eb('id', 'in', tracked)])) : q.where('state', '=', 'running');
     const rows = new Map<string, { state: string; done: number; total: number }>();
-    for (const r of await q.execute()) rows.set(r.id, { state: r.state, done: Number(r.done_targets), total: Number(r.total_targets) });
+    const runs = await db
+      .selectFrom('scan_runs')
+      .select(['id', 'state', 'done_targets', 'total_targets'])
+      .where((eb) =>
+        eb.or([
+          eb('state', '=', 'running'),
+          ...(tracked.length > 0 ? [eb('id', 'in', tracked)] : []),
+          ...(since !== null ? [eb('finished_at', '>=', since)] : []),
+        ]),
+      )
+      .execute();
+    for (const r of runs) rows.set(r.id, { state: r.state, done: Number(r.done_targets), total: Number(r.total_targets) });
     // Launched scans whose child has not recorded the run yet, or that failed before it could.
-    let a = db.selectFrom('api_scans').select(['run_id', 'state', 'user_id']);
-    a = tracked.length > 0 ? a.where((eb) => eb.or([eb('state', 'in', ['starting', 'running']), eb('run_id', 'in', tracked)])) : a.where('state', 'in', ['starting', 'running']);
+    const a = db
+      .selectFrom('api_scans')
+      .select(['run_id', 'state', 'user_id'])
+      .where((eb) =>
+        eb.or([
+          eb('state', 'in', ['starting', 'running']),
+          ...(tracked.length > 0 ? [eb('run_id', 'in', tracked)] : []),
+          ...(since !== null ? [eb('finished_at', '>=', since)] : []),
+        ]),
+      );
     const owners = new Map<string, number | null>();
     for (const r of await a.execute()) {
       owners.set(r.run_id, r.user_id === null ? null : Number(r.user_id));
@@ -154,16 +185,27 @@ export class EventHub {
       const userId = owners.get(id) ?? prev?.userId ?? null;
       const visible = (p: Principal) => p.orgs === null || (userId !== null && userId === p.userId);
       const active = now.state === 'running' || now.state === 'starting';
+      // Seen again through the look-back window: already reported.
+      if (!active && prev === undefined && this.reported.has(id)) continue;
       if (prev === undefined || prev.done !== now.done || prev.total !== now.total || prev.state !== now.state) {
         this.send('scan-progress', { id, state: now.state, total: now.total, done: now.done }, visible);
       }
-      if (!active && (prev === undefined || prev.state === 'running' || prev.state === 'starting')) {
-        if (prev !== undefined) this.send('scan-finished', { id, state: now.state }, visible);
+      if (!active) {
+        // Tracked while it ran, or started and ended between two polls (it finished since the last).
+        if (prev !== undefined || since !== null) this.send('scan-finished', { id, state: now.state }, visible);
+        this.remember(id);
         this.runs.delete(id);
         continue;
       }
-      if (active) this.runs.set(id, { ...now, userId });
+      this.runs.set(id, { ...now, userId });
     }
+    this.lastRunsPoll = startedAt;
+  }
+
+  private remember(id: string): void {
+    this.reported.delete(id);
+    this.reported.add(id);
+    if (this.reported.size > REPORTED_MAX) this.reported.delete(this.reported.values().next().value as string);
   }
 
   private async pollServiceEvents(): Promise<void> {

@@ -365,7 +365,11 @@ describe('chromium: the dashboard against medsurface serve', { timeout: 900_000 
     liveRun = /^Scan (\S+) started\.$/.exec(await textOf(started))![1]!;
     await heading(page, 2, `Scan ${liveRun}`);
     await page.locator('[data-testid="scan-state"]', { hasText: 'completed' }).waitFor({ timeout: 240_000 });
-    // The page learned it from the event stream (no reload, no polling).
+    // The event stream reported the run. The page also fetches the watched run every 2 s, so it
+    // may show the end first: the stream's events (at least the run's end) follow within a poll.
+    await page.waitForFunction("/\\(\\s*[1-9][\\d,.\\s]*\\s+events\\)/.test(document.querySelector('.stream .hint')?.textContent ?? '')", undefined, {
+      timeout: 15_000,
+    });
     const events = num((await textOf(page.locator('.stream .hint'))).split('events')[0]!);
     assert.ok(events > 0, 'events arrived over /api/v1/events');
     const list = page.getByTestId('run-services');
