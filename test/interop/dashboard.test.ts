@@ -394,7 +394,8 @@ describe('chromium: the dashboard against medsurface serve', { timeout: 900_000 
     await page.getByLabel('Targets', { exact: true }).fill(tarpit.ip);
     await page.getByLabel('Ports (optional)', { exact: true }).fill(String(tarpit.port));
     await page.getByRole('button', { name: 'Launch scan' }).click();
-    const started = page.getByRole('status').filter({ hasText: /^Scan \S+ started\.$/ });
+    // The previous launch's message stays until this launch is answered: wait for the new one.
+    const started = page.getByRole('status').filter({ hasText: /^Scan \S+ started\.$/, ...(liveRun !== '' ? { hasNotText: liveRun } : {}) });
     await started.waitFor();
     const id = /^Scan (\S+) started\.$/.exec(await textOf(started))![1]!;
     assert.notEqual(id, liveRun);
