@@ -180,3 +180,18 @@ test('riskiest first is read in index order; the host half of a device type face
     await inv.close();
   }
 });
+
+test('hosts of the empty query are walked by the host index; hosts of a query with conditions are grouped (SQLite)', async () => {
+  const { inv, plans } = await planningInventory({ asset: { deviceType: 'mri', evidence: [] } });
+  try {
+    const walked = await plans(() => inv.search('', { assets: true, total: false, includeHoneypots: true }));
+    const page = walked.find((q) => /exists/i.test(q.sql));
+    assert.ok(page, 'the empty query walks the hosts');
+    assert.match(page.plan, /SCAN assets USING INDEX assets_ip_key_idx[\s\S]*SEARCH services USING COVERING INDEX services_asset_identity_idx \(asset_id=\?\)/, page.plan);
+    // A per-host lookup through a condition's index ran 82 s at 1.2 M services: never walked.
+    const grouped = await plans(() => inv.search('protocol:hl7 firstseen<30d', { assets: true, now: Date.parse('2026-11-15T00:00:00Z') }));
+    assert.ok(!grouped.some((q) => /exists/i.test(q.sql)), grouped.map((q) => q.sql).join('\n'));
+  } finally {
+    await inv.close();
+  }
+});
