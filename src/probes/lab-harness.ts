@@ -23,6 +23,31 @@ export interface ProbeHarness {
   oneOff(ip: string, port: number, onConn: (s: net.Socket, received: Buffer[]) => void): Promise<{ received: Buffer[][] }>;
 }
 
+/**
+ * A scan configuration for a test on its own loopback block: no retries, no rate, one host at
+ * a time, and a guard that refuses every address outside `prefix.` (`127.239` or `127.213.3`).
+ * `over` replaces any field (profile, timeouts, sendLog, ...).
+ */
+export function blockScanConfig(prefix: string, probes: ScanConfig['probes'], over: Partial<ScanConfig> = {}): ScanConfig {
+  return {
+    probes,
+    ports: [],
+    profile: 'safe',
+    timeouts: { connectMs: 1000, readMs: 3000, sessionMs: 10_000 },
+    retries: 0,
+    guard: (ip) => {
+      if (!ip.startsWith(`${prefix}.`)) throw new ScopeError(`${ip} is outside the test block ${prefix}`);
+    },
+    rate: null,
+    hostConcurrency: 1,
+    hostDelayMs: 0,
+    dicomTls: false,
+    probeOptions: {},
+    signal: new AbortController().signal,
+    ...over,
+  };
+}
+
 /** `prefix` is the test file's block (`127.239`: addresses 127.239.x.y); `nodes` its lab family. */
 export function probeHarness(prefix: string, nodes: readonly LabNodeSpec[]): ProbeHarness {
   const stops: (() => Promise<void>)[] = [];
@@ -32,22 +57,7 @@ export function probeHarness(prefix: string, nodes: readonly LabNodeSpec[]): Pro
   const running = new Map<string, { spec: LabNodeSpec; ip: string }>();
   return {
     cfg(probe, readMs = 800, profile = 'safe') {
-      return {
-        probes: [probe],
-        ports: [],
-        profile,
-        timeouts: { connectMs: 800, readMs, sessionMs: 4000 },
-        retries: 0,
-        guard: (ip) => {
-          if (!ip.startsWith(`${prefix}.`)) throw new ScopeError(`${ip} out of test scope`);
-        },
-        rate: null,
-        hostConcurrency: 1,
-        hostDelayMs: 0,
-        dicomTls: false,
-        probeOptions: {},
-        signal: new AbortController().signal,
-      };
+      return blockScanConfig(prefix, [probe], { profile, timeouts: { connectMs: 800, readMs, sessionMs: 4000 } });
     },
     async startNode(name) {
       const known = running.get(name);

@@ -10,6 +10,7 @@ import type { Profile, ServiceRecord } from '../../src/core/types.js';
 import { type ScanConfig, newHostState, scanService } from '../../src/engine/scan-service.js';
 import { dicomwebProbe } from '../../src/probes/dicomweb/probe.js';
 import type { DicomwebObservation } from '../../src/probes/dicomweb/schema.js';
+import { blockScanConfig } from '../../src/probes/lab-harness.js';
 import { type Peer, startPeers, stopPeers, syntheticDataset } from './peers.js';
 
 let peers: Peer[] = [];
@@ -23,22 +24,14 @@ function peer(name: string): Peer {
 }
 
 function config(profile: Profile): ScanConfig {
-  return {
-    probes: [dicomwebProbe],
-    ports: [],
+  return blockScanConfig('127.0.0', [dicomwebProbe], {
     profile,
     timeouts: { connectMs: 2000, readMs: 5000, sessionMs: 15_000 },
-    retries: 0,
+    // The peers' block, without 127.0.0.1.
     guard: (ip) => {
       if (!/^127\.0\.0\.\d+$/.test(ip) || ip === '127.0.0.1') throw new ScopeError(`${ip} outside the interop scope`);
     },
-    rate: null,
-    hostConcurrency: 1,
-    hostDelayMs: 0,
-    dicomTls: false,
-    probeOptions: {},
-    signal: new AbortController().signal,
-  };
+  });
 }
 
 async function scan(name: string, profile: Profile): Promise<{ record: ServiceRecord; obs: DicomwebObservation }> {

@@ -13,6 +13,7 @@ import { type ScanConfig, newHostState, scanHost, scanService } from '../../src/
 import { dicomProbe } from '../../src/probes/dicom/probe.js';
 import { httpProbe } from '../../src/probes/http/probe.js';
 import type { HttpObservation } from '../../src/probes/http/schema.js';
+import { blockScanConfig } from '../../src/probes/lab-harness.js';
 import { IpSet, makeScopeGuard } from '../../src/scope/index.js';
 import { type Peer, startPeers, stopPeers } from './peers.js';
 
@@ -24,20 +25,7 @@ const byName = (name: string) => {
 };
 
 function config(probes: ScanConfig['probes'], ports: number[]): ScanConfig {
-  return {
-    probes,
-    ports,
-    profile: 'safe',
-    timeouts: { ...DEFAULT_TIMEOUTS },
-    retries: 0,
-    guard: makeScopeGuard({ scope: IpSet.parse(['127.0.0.0/24']) }),
-    rate: null,
-    hostConcurrency: 1,
-    hostDelayMs: 0,
-    dicomTls: false,
-    probeOptions: {},
-    signal: new AbortController().signal,
-  };
+  return blockScanConfig('127.0.0', probes, { ports, timeouts: { ...DEFAULT_TIMEOUTS }, guard: makeScopeGuard({ scope: IpSet.parse(['127.0.0.0/24']) }) });
 }
 
 async function httpScan(p: Peer): Promise<{ rec: ServiceRecord; http: HttpObservation }> {

@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { ScopeError } from '../../core/errors.js';
 import type { Probe } from '../../core/probe.js';
 import type { Profile, ServiceRecord } from '../../core/types.js';
 import { type ScanConfig, newHostState, scanService } from '../../engine/scan-service.js';
 import { dicomwebProbe } from '../../probes/dicomweb/probe.js';
 import { fhirProbe } from '../../probes/fhir/probe.js';
 import { httpProbe } from '../../probes/http/probe.js';
+import { blockScanConfig } from '../../probes/lab-harness.js';
 import { compareWithTruth } from '../ground-truth.js';
 import { CLINICAL_LAB_CANARIES, NODES } from './clinical.js';
 
@@ -21,22 +21,7 @@ const ipOf = (n: (typeof NODES)[number]) => `${PREFIX}.${n.hostOffset[0]}.${n.ho
 const running: Array<{ stop(): Promise<void> }> = [];
 
 function config(profile: Profile): ScanConfig {
-  return {
-    probes: [httpProbe as Probe, fhirProbe as Probe, dicomwebProbe as Probe],
-    ports: [],
-    profile,
-    timeouts: { connectMs: 1000, readMs: 3000, sessionMs: 10_000 },
-    retries: 0,
-    guard: (ip) => {
-      if (!ip.startsWith(`${PREFIX}.`)) throw new ScopeError(`${ip} outside the test scope`);
-    },
-    rate: null,
-    hostConcurrency: 1,
-    hostDelayMs: 0,
-    dicomTls: false,
-    probeOptions: {},
-    signal: new AbortController().signal,
-  };
+  return blockScanConfig(PREFIX, [httpProbe as Probe, fhirProbe as Probe, dicomwebProbe as Probe], { profile });
 }
 
 describe('clinical lab nodes: layout', () => {

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { ScopeError } from '../../core/errors.js';
 import type { Profile, ServiceRecord } from '../../core/types.js';
 import { type ScanConfig, newHostState, scanService } from '../../engine/scan-service.js';
 import { CLINICAL_LAB_CANARIES, NODES } from '../../lab/nodes/clinical.js';
+import { blockScanConfig } from '../lab-harness.js';
 import { FHIR_BASES, fhirProbe } from './probe.js';
 import type { FhirObservation } from './schema.js';
 
@@ -25,23 +25,7 @@ async function start(name: string): Promise<void> {
 }
 
 function config(profile: Profile, sent: string[] = []): ScanConfig {
-  return {
-    probes: [fhirProbe],
-    ports: [],
-    profile,
-    timeouts: { connectMs: 1000, readMs: 3000, sessionMs: 10_000 },
-    retries: 0,
-    guard: (ip) => {
-      if (!ip.startsWith(`${PREFIX}.`)) throw new ScopeError(`${ip} outside the test scope`);
-    },
-    rate: null,
-    hostConcurrency: 1,
-    hostDelayMs: 0,
-    dicomTls: false,
-    probeOptions: {},
-    sendLog: (e) => sent.push(e.what),
-    signal: new AbortController().signal,
-  };
+  return blockScanConfig(PREFIX, [fhirProbe], { profile, sendLog: (e) => sent.push(e.what) });
 }
 
 async function scan(name: string, profile: Profile = 'safe', sent: string[] = []): Promise<ServiceRecord> {

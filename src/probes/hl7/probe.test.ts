@@ -11,6 +11,7 @@ import type { Probe } from '../../core/probe.js';
 import type { ServiceRecord } from '../../core/types.js';
 import { type ScanConfig, newHostState, scanService } from '../../engine/scan-service.js';
 import { HL7_LAB_CANARIES, type Hl7LabNode, NODES } from '../../lab/nodes/hl7.js';
+import { blockScanConfig } from '../lab-harness.js';
 import { HL7_LIMITS } from './parse.js';
 import { hl7Probe } from './probe.js';
 import { Hl7Observation } from './schema.js';
@@ -33,23 +34,7 @@ const silentSockets = new Set<net.Socket>();
 const SILENT = { ip: ipOf(40), port: 2575 };
 
 function config(over: Partial<ScanConfig> = {}): ScanConfig {
-  return {
-    probes: [hl7Probe as Probe],
-    ports: [],
-    profile: 'safe',
-    timeouts: { connectMs: 1000, readMs: READ_MS, sessionMs: 5000 },
-    retries: 0,
-    guard: (ip) => {
-      if (!ip.startsWith(BLOCK)) throw new ScopeError(`${ip} is outside the test block`);
-    },
-    rate: null,
-    hostConcurrency: 1,
-    hostDelayMs: 0,
-    dicomTls: false,
-    probeOptions: {},
-    signal: new AbortController().signal,
-    ...over,
-  };
+  return blockScanConfig(BLOCK.slice(0, -1), [hl7Probe as Probe], { timeouts: { connectMs: 1000, readMs: READ_MS, sessionMs: 5000 }, ...over });
 }
 
 function node(name: string): Running {
