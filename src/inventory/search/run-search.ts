@@ -315,13 +315,13 @@ async function assetPage(
       .executeTakeFirstOrThrow();
     total = Number(r.n);
   }
-  if (limit > 0 && (sort.key === 'ip' || (sort.key === 'risk' && sort.desc)) && walkPays(pred)) {
+  // The grouped page's aggregates order it; its rows' counts and times come from pageRowsOf.
+  if (limit > 0 && (sort.key === 'ip' || (sort.key === 'risk' && sort.desc)) && pred === null) {
     return { total, rows: await pageRowsOf(db, pred, await walkedHosts(db, pred, sort.key, dir, tie, limit, offset)) };
   }
   const grouped = matching(db, pred)
     .select((eb) => [
       'services.asset_id',
-      eb.fn.countAll<number | string>().as('n'),
       eb.fn.max('services.last_seen').as('last_seen'),
       eb.fn.min('services.first_seen').as('first_seen'),
     ])
@@ -342,9 +342,6 @@ async function assetPage(
       'assets.org',
       'assets.honeypot',
       'assets.risk',
-      'g.n',
-      'g.last_seen',
-      'g.first_seen',
     ]);
   switch (sort.key) {
     case 'lastseen':
@@ -390,12 +387,8 @@ type HostRow = {
  * Only the empty query: with a condition, SQLite (without statistics) may look each host's
  * services up through the condition's index instead of the host's, once per host walked
  * (seen: `protocol:hl7 firstseen<30d` by host, 82 s), so a query with conditions is grouped.
+ * One page of hosts with a matching service, in index order (address, or riskiest first).
  */
-function walkPays(pred: ServicePredicate | null): boolean {
-  return pred === null;
-}
-
-/** One page of hosts with a matching service, in index order (address, or riskiest first). */
 function walkedHosts(db: Db, pred: ServicePredicate | null, key: SortKey, dir: 'asc' | 'desc', tie: 'asc' | 'desc', limit: number, offset: number) {
   let q = db
     .selectFrom('assets')
