@@ -6,8 +6,10 @@
  * inject: routing, authentication (a session cookie), validation, the search or facet, and the
  * JSON serialisation are all in the figure; only the socket is not.
  *
- * Usage: node --import tsx bench/api.ts [--services 1200000] [--repeat 20] [--existing PATH] [--keep]
+ * Usage: node --import tsx bench/api.ts [--services 1200000] [--repeat 20] [--existing PATH] [--keep] [--sql-only]
  * --existing PATH measures an inventory already there (a kept bench database) and skips generation.
+ * The inventory is opened as `medsurface serve` opens it, with the column index built before the
+ * timed requests (its build time is printed); --sql-only measures without it.
  */
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -24,6 +26,7 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '20' },
     existing: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'sql-only': { type: 'boolean', default: false },
   },
 });
 const N = Number(args.services);
@@ -76,7 +79,14 @@ const FACETS: [string, string][] = [
 async function main(): Promise<void> {
   console.log(`bench/api: ${args.existing ? `existing inventory ${args.existing}` : `${N} services`}, ${REPEAT} timed requests per route (after one warm-up)`);
   const file = args.existing ?? (await generate(N));
-  const inv = await openKyselyInventory(file);
+  // As `medsurface serve` opens it: with the column index for totals, facets and service pages.
+  const inv = await openKyselyInventory(file, { columnIndex: !args['sql-only'] });
+  if (!args['sql-only']) {
+    const idx = await inv.refreshColumns();
+    console.log(idx === null ? '  column index: not built (fewer than 100,000 services)' : `  column index: built in ${(idx.buildMs / 1000).toFixed(1)} s (${idx.services} services)`);
+  } else {
+    console.log('  column index: off (--sql-only): SQL counts every total and facet');
+  }
   const app = await buildServer({ inventory: inv, dbLocation: file, webDir: null, stateDir: path.join(path.dirname(file), 'stop'), loginRateMax: 1000 });
   try {
     await app.ready();

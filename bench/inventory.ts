@@ -10,6 +10,7 @@
  *
  * Usage: node --import tsx bench/inventory.ts [--services 1200000] [--pg URL] [--only sqlite|postgres]
  *          [--batch 1000] [--repeat 5] [--seed 1] [--keep] [--analyze] [--direct] [--ingest-only]
+ *          [--existing LOCATION [--columns-only]]
  * SQLite is written as `medsurface scan` writes it: batches of 250 records (the engine's) sent to
  * the inventory writer thread, which commits the batches that queue up together (group commit);
  * --direct calls recordServices with batches of --batch instead. PostgreSQL is always written
@@ -19,6 +20,9 @@
  * (PostgreSQL's autovacuum does, when it is on: it is off on this project's test server).
  * --existing LOCATION runs only the queries and facets, on an inventory already there (a kept
  * bench database, or a real inventory: the workload reads only).
+ * On SQLite the workload runs twice: through SQL alone, then through a reader with the column
+ * index (search/column-index.ts, what `medsurface serve` uses), whose build time is printed;
+ * --columns-only (with --existing) skips the first.
  * --pg is an admin URL: a fresh database is created there and dropped afterwards (unless --keep).
  * Default: $MEDSURFACE_TEST_PG or postgres://postgres@127.0.0.1:5432/test.
  */
@@ -46,6 +50,7 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '5' },
     seed: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
+    'columns-only': { type: 'boolean', default: false },
     analyze: { type: 'boolean', default: false },
     existing: { type: 'string' },
     'ingest-only': { type: 'boolean', default: false },
@@ -440,6 +445,25 @@ function summary(r: Report): string {
   return `${r.engine.padEnd(9)} ${ingested} | search p50 ${ms(percentile(s, 50))}, p95 ${ms(percentile(s, 95))} | facets p50 ${ms(percentile(f, 50))}, p95 ${ms(percentile(f, 95))} | all p95 ${ms(percentile(all, 95))} | ${r.size}`;
 }
 
+/**
+ * The same workload through a second reader with the column index (search/column-index.ts), as
+ * `medsurface serve` reads: totals, facets and service pages from memory; its build time printed.
+ */
+async function withColumns(file: string, ingestS: number, finishS: number, size: string): Promise<Report> {
+  const inv = await openKyselyInventory(file, { now: () => new Date(NOW).toISOString(), columnIndex: { minServices: 0 } });
+  try {
+    const idx = await inv.refreshColumns();
+    if (idx === null) throw new Error('the column index was not built');
+    const mem = process.memoryUsage();
+    console.log(
+      `sqlite+columns: column index of ${idx.services} services built in ${(idx.buildMs / 1000).toFixed(1)} s (process heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB, typed arrays ${(mem.arrayBuffers / 2 ** 20).toFixed(0)} MiB)`,
+    );
+    return { engine: 'sqlite+columns', ingestS, finishS, size, ...(await workload(inv)) };
+  } finally {
+    await inv.close();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(
     args.existing === undefined
@@ -452,10 +476,11 @@ async function main(): Promise<void> {
     try {
       const sum = await inv.summary();
       console.log(`${inv.kind} at ${inv.location}: ${sum.services} services, ${sum.assets} hosts, ${sum.openFindings} open findings`);
-      reports.push({ engine: inv.kind, ingestS: Number.NaN, finishS: Number.NaN, size: '', ...(await workload(inv)) });
+      if (!args['columns-only']) reports.push({ engine: inv.kind, ingestS: Number.NaN, finishS: Number.NaN, size: '', ...(await workload(inv)) });
     } finally {
       await inv.close();
     }
+    if (inv.kind === 'sqlite') reports.push(await withColumns(args.existing, Number.NaN, Number.NaN, ''));
   }
   if (args.existing === undefined && args.only !== 'postgres') {
     const dir = mkdtempSync(path.join(tmpdir(), 'medsurface-bench-'));
@@ -469,6 +494,10 @@ async function main(): Promise<void> {
           return `${(bytes / 1e6).toFixed(0)} MB`;
         }),
       );
+      if (!args['ingest-only']) {
+        const r = reports[reports.length - 1]!;
+        reports.push(await withColumns(file, r.ingestS, r.finishS, r.size));
+      }
     } finally {
       await inv.close();
       if (args.keep) console.log(`  kept ${file}`);

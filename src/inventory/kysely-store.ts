@@ -14,6 +14,7 @@ import { UsageError } from '../core/errors.js';
 import { isOpen } from '../core/status.js';
 import { type Profile, type RecordAttribution, type RunState, SEVERITIES, type ServiceRecord, type Severity } from '../core/types.js';
 import { ipKey, ipKeyRange } from './ip-key.js';
+import { type ColumnIndex, ColumnIndexCache, type ColumnIndexCacheOptions } from './search/column-index.js';
 import { type FacetOptions, type FacetResult, runFacet, runSearch, type SearchOptions, type SearchResult } from './search/index.js';
 import { severityRankSql } from './search/to-kysely.js';
 import { type DialectKind, MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider } from './migrations/index.js';
@@ -193,6 +194,12 @@ export interface KyselyInventoryOptions {
   now?: () => string;
   /** How long the answer to "was a known-asset list imported?" is reused, ms (default 30 s; tests 0). */
   listedTtlMs?: number;
+  /**
+   * Keep a column index (search/column-index.ts) for search totals and facet counts: long-lived
+   * readers of a large SQLite inventory (`medsurface serve`, the benches) set it. SQLite files
+   * only; ignored for PostgreSQL and `:memory:`.
+   */
+  columnIndex?: boolean | ColumnIndexCacheOptions;
 }
 
 /**
@@ -314,6 +321,27 @@ export class KyselyInventory implements Inventory {
     this.location = location;
     this.now = opts.now ?? (() => new Date().toISOString());
     this.listedTtlMs = opts.listedTtlMs ?? 30_000;
+    this.columnOptions = opts.columnIndex === undefined || opts.columnIndex === false ? null : opts.columnIndex === true ? {} : opts.columnIndex;
+  }
+
+  private readonly columnOptions: ColumnIndexCacheOptions | null;
+  private columnCache: ColumnIndexCache | null = null;
+
+  /** The column index cache, opened on first use (after migrations: it reads the tables); null when not kept. */
+  private columnIndexCache(): ColumnIndexCache | null {
+    if (this.columnOptions === null || this.kind !== 'sqlite' || this.location === ':memory:' || this.closed) return null;
+    this.columnCache ??= new ColumnIndexCache(this.location, this.columnOptions);
+    return this.columnCache;
+  }
+
+  /** The current column index, or null (see SearchTarget.columns). */
+  columns(): ColumnIndex | null {
+    return this.columnIndexCache()?.current() ?? null;
+  }
+
+  /** Builds the column index now (when kept and the inventory is large enough) and returns it. */
+  async refreshColumns(): Promise<ColumnIndex | null> {
+    return (await this.columnIndexCache()?.refresh()) ?? null;
   }
 
   private readonly listedTtlMs: number;
@@ -1294,6 +1322,7 @@ export class KyselyInventory implements Inventory {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.columnCache?.close();
     await this.db.destroy();
   }
 

@@ -77,7 +77,9 @@ export function registerServe(program: Command): void {
       if (o.maxScans < 1) throw new UsageError('--max-scans must be at least 1');
       const https = o.tlsCert !== undefined ? { cert: readPem('--tls-cert', o.tlsCert), key: readPem('--tls-key', o.tlsKey!) } : null;
       const dbLocation = resolveInventoryLocation(o.db);
-      const inv = await openKyselyInventory(dbLocation);
+      // The column index answers totals and facets of a large SQLite inventory (search/column-index.ts); built now, in the background.
+      const inv = await openKyselyInventory(dbLocation, { columnIndex: true });
+      void inv.refreshColumns();
       let closing: Promise<void> | null = null;
       try {
         const setupToken = (await userCount(inv.db)) === 0 ? randomBytes(24).toString('base64url') : null;

@@ -20,6 +20,7 @@ import { UsageError } from '../../core/errors.js';
 import { SEVERITIES } from '../../core/types.js';
 import type { InventoryDatabase } from '../tables.js';
 import { type FieldName, fieldByKey, type QueryNode, RISK_BUCKETS, SEARCH_LIMITS, type Span } from './ast.js';
+import type { ColumnIndex } from './column-index.js';
 import { matching, type SearchTarget, searchTree } from './run-search.js';
 import { type CompileOptions, compileQuery, type ServicePredicate } from './to-kysely.js';
 
@@ -131,8 +132,10 @@ export async function runFacet(target: SearchTarget, query: string, field: strin
   const f = spec.field;
   const copts: CompileOptions = { now: opts.now ?? Date.now(), dialect: target.kind };
   const { ast, excluded } = await searchTree(target, query, opts.includeHoneypots);
-  const pred = compileQuery(ast, copts);
   const assets = opts.assets === true;
+  const columns = target.columns?.() ?? null;
+  if (columns !== null) return finish(f, limit, assets, excluded, columnFacet(columns, ast, f, assets, copts.now));
+  const pred = compileQuery(ast, copts);
   const unit = assets ? ('services.asset_id' as const) : ('services.id' as const);
 
   const countUnits = async (p: ServicePredicate | null): Promise<number> => {
@@ -267,7 +270,7 @@ export async function runFacet(target: SearchTarget, query: string, field: strin
     : f === 'finding' && pred === null ? { groups: await activeFindingGroups(db), withValue: null }
     : null;
   const groups: Group[] = split
-    ? split.groups.sort((a, b) => Number(b.n) - Number(a.n)).slice(0, SEARCH_LIMITS.facetGroups + 1)
+    ? split.groups
     : await db
     .selectFrom(pairs.as('p'))
     .select((eb) => [
@@ -279,27 +282,55 @@ export async function runFacet(target: SearchTarget, query: string, field: strin
     .orderBy('n', 'desc')
     .limit(SEARCH_LIMITS.facetGroups + 1)
     .execute();
-  const truncated = groups.length > SEARCH_LIMITS.facetGroups;
-  let buckets: FacetBucket[] = groups.slice(0, SEARCH_LIMITS.facetGroups).map((g) => ({
-    value: bucketValue(f, g.k, g.l),
-    count: Number(g.n),
-  }));
-
   let missing = 0;
+  let none = 0;
   if (f === 'severity') {
-    const none = await countUnits(
-      withTerm(ast, { type: 'term', field: 'severity', op: '=', values: [{ kind: 'enum', value: 'none' }], span: NOWHERE, keySpan: NOWHERE }, copts),
-    );
-    if (none > 0) buckets.push({ value: 'none', count: none });
+    none = await countUnits(withTerm(ast, SEVERITY_NONE, copts));
   } else if (split !== null && split.withValue !== null) {
     missing = total - split.withValue;
   } else if (!ALWAYS_SET.includes(f)) {
     missing = await countUnits(withTerm(ast, { type: 'not', child: hasValue(f), span: NOWHERE }, copts));
   }
+  return finish(f, limit, assets, excluded, { total, groups, missing, none });
+}
 
+const SEVERITY_NONE: QueryNode = { type: 'term', field: 'severity', op: '=', values: [{ kind: 'enum', value: 'none' }], span: NOWHERE, keySpan: NOWHERE };
+
+/** What a facet counted: matches, groups, matches without a value, and (severity) matches with none. */
+interface Counted {
+  total: number;
+  groups: Group[];
+  missing: number;
+  none: number;
+}
+
+/** The facet's counts from the column index, as the SQL above counts them. */
+function columnFacet(columns: ColumnIndex, ast: QueryNode, f: FacetField, assets: boolean, now: number): Counted {
+  const mask = columns.match(ast, now);
+  const total = columns.count(mask, assets);
+  const groups = columns.groups(mask, f, assets);
+  const countWith = (extra: QueryNode) => {
+    const both = columns.match(extra, now);
+    for (let i = 0; i < both.length; i++) both[i]! &= mask[i]!;
+    return columns.count(both, assets);
+  };
+  const none = f === 'severity' ? countWith(SEVERITY_NONE) : 0;
+  const missing = f === 'severity' || ALWAYS_SET.includes(f) ? 0 : countWith({ type: 'not', child: hasValue(f), span: NOWHERE });
+  return { total, groups, missing, none };
+}
+
+/** Buckets from the groups: the most frequent SEARCH_LIMITS.facetGroups kept, then ordered and cut to `limit`. */
+function finish(f: FacetField, limit: number, assets: boolean, excluded: boolean, c: Counted): FacetResult {
+  const groups = [...c.groups].sort((a, b) => Number(b.n) - Number(a.n)).slice(0, SEARCH_LIMITS.facetGroups + 1);
+  const truncated = groups.length > SEARCH_LIMITS.facetGroups;
+  let buckets: FacetBucket[] = groups.slice(0, SEARCH_LIMITS.facetGroups).map((g) => ({
+    value: bucketValue(f, g.k, g.l),
+    count: Number(g.n),
+  }));
+  if (c.none > 0) buckets.push({ value: 'none', count: c.none });
   const distinct = buckets.length;
   buckets = buckets.sort(compareBuckets).slice(0, limit);
-  return { field: f, unit: assets ? 'assets' : 'services', total, missing, distinct, buckets, truncated, honeypotsExcluded: excluded };
+  return { field: f, unit: assets ? 'assets' : 'services', total: c.total, missing: c.missing, distinct, buckets, truncated, honeypotsExcluded: excluded };
 }
 
 type Group = { k: string | number; l: string | number; n: number | string };

@@ -11,6 +11,7 @@ import type { DialectKind } from '../migrations/index.js';
 import type { InventoryDatabase } from '../tables.js';
 import { type QueryNode, SEARCH_LIMITS, withHoneypotDefault } from './ast.js';
 import { parseQuery } from './parser.js';
+import type { ColumnIndex } from './column-index.js';
 import { compileQuery, type ServicePredicate } from './to-kysely.js';
 
 type Db = Kysely<InventoryDatabase>;
@@ -19,6 +20,11 @@ type Db = Kysely<InventoryDatabase>;
 export interface SearchTarget {
   readonly db: Db;
   readonly kind: DialectKind;
+  /**
+   * The inventory's column index when one is built and current (column-index.ts): it gives
+   * totals and facet counts; null (or absent) means SQL counts them.
+   */
+  columns?(): ColumnIndex | null;
 }
 
 export const SORT_KEYS = ['ip', 'port', 'lastseen', 'firstseen', 'severity', 'risk'] as const;
@@ -106,6 +112,8 @@ export type SearchResult =
   | (ResultBase & { kind: 'assets'; rows: SearchAssetRow[] });
 
 export const DEFAULT_SEARCH_LIMIT = 100;
+/** Pages ending beyond this many rows are read from SQL, not walked in the column index. */
+const COLUMN_PAGE_MAX = 20_000;
 /** Ids per IN (...) list. */
 const CHUNK = 500;
 
@@ -179,11 +187,25 @@ export async function runSearch(target: SearchTarget, query: string, opts: Searc
   const sort = parseSort(opts.sort, assets);
   const { limit, offset } = pageOf(opts);
   const tree = await searchTree(target, query, opts.includeHoneypots);
-  const pred = compileQuery(tree.ast, { now: opts.now ?? Date.now(), dialect: target.kind });
+  const now = opts.now ?? Date.now();
+  const pred = compileQuery(tree.ast, { now, dialect: target.kind });
   const base = { query, sort: sort.text, limit, offset, honeypotsExcluded: tree.excluded };
-  return assets
-    ? { kind: 'assets', ...base, ...(await assetPage(db, pred, sort, limit, offset, opts.total !== false)) }
-    : { kind: 'services', ...base, ...(await servicePage(db, pred, sort, limit, offset, opts.total !== false)) };
+  // With a current column index: the total from it, and the page's ids too unless the page lies
+  // deep (past COLUMN_PAGE_MAX rows); the rows themselves from SQL.
+  const columns = target.columns?.() ?? null;
+  const mask = columns === null ? null : columns.match(tree.ast, now);
+  const counted = columns === null || mask === null || opts.total === false ? null : columns.count(mask, assets);
+  const withTotal = opts.total !== false && counted === null;
+  const deep = offset + limit > COLUMN_PAGE_MAX;
+  const ids =
+    columns === null || mask === null || deep ? undefined
+    : assets ? columns.hostPage(mask, sort.key, sort.desc, offset, limit)
+    : columns.page(mask, sort.key, sort.desc, offset, limit);
+  const page = assets ? await assetPage(db, pred, sort, limit, offset, withTotal, ids) : await servicePage(db, pred, sort, limit, offset, withTotal, ids);
+  const total = counted ?? page.total;
+  return page.kind === 'assets'
+    ? { kind: 'assets', ...base, total, rows: page.rows }
+    : { kind: 'services', ...base, total, rows: page.rows };
 }
 
 /** `selectFrom('services')`, filtered by the query. */
@@ -232,7 +254,8 @@ async function servicePage(
   limit: number,
   offset: number,
   withTotal: boolean,
-): Promise<{ total: number | null; rows: SearchServiceRow[] }> {
+  pageIds?: number[],
+): Promise<{ kind: 'services'; total: number | null; rows: SearchServiceRow[] }> {
   const dir = sort.desc ? 'desc' : 'asc';
   // Two steps: the page's ids (sorting narrow rows), then those rows with their hosts.
   let q = matching(db, pred).select('services.id');
@@ -259,7 +282,7 @@ async function servicePage(
   // of two spellings of one address.
   const tie = sort.key === 'ip' ? dir : 'asc';
   q = q.orderBy('services.ip_key', tie).orderBy('services.port', tie).orderBy('services.ip', tie);
-  const ids = limit === 0 ? [] : (await q.limit(limit).offset(offset).execute()).map((r) => Number(r.id));
+  const ids = pageIds ?? (limit === 0 ? [] : (await q.limit(limit).offset(offset).execute()).map((r) => Number(r.id)));
   const byId = new Map<number, Awaited<ReturnType<typeof pageRows>>[number]>();
   for (const part of chunks(ids)) for (const r of await pageRows(db, part)) byId.set(Number(r.id), r);
   const rows = ids.map((id) => byId.get(id)).filter((r) => r !== undefined);
@@ -272,6 +295,7 @@ async function servicePage(
     total = Number(r.n);
   }
   return {
+    kind: 'services',
     total,
     rows: rows.map((r) => ({
       ip: r.ip,
@@ -305,7 +329,8 @@ async function assetPage(
   limit: number,
   offset: number,
   withTotal: boolean,
-): Promise<{ total: number | null; rows: SearchAssetRow[] }> {
+  pageIds?: number[],
+): Promise<{ kind: 'assets'; total: number | null; rows: SearchAssetRow[] }> {
   const dir = sort.desc ? 'desc' : 'asc';
   const tie = sort.key === 'ip' ? dir : 'asc';
   let total: number | null = null;
@@ -315,9 +340,17 @@ async function assetPage(
       .executeTakeFirstOrThrow();
     total = Number(r.n);
   }
+  if (pageIds !== undefined) {
+    // The page chosen by the column index: its hosts' rows, in its order.
+    const byId = new Map<number, HostRow>();
+    for (const part of chunks(pageIds)) {
+      for (const r of await db.selectFrom('assets').select(HOST_COLUMNS).where('assets.id', 'in', part).execute()) byId.set(Number(r.id), r);
+    }
+    return { kind: 'assets', total, rows: await pageRowsOf(db, pred, pageIds.map((id) => byId.get(id)).filter((r) => r !== undefined)) };
+  }
   // The grouped page's aggregates order it; its rows' counts and times come from pageRowsOf.
   if (limit > 0 && (sort.key === 'ip' || (sort.key === 'risk' && sort.desc)) && pred === null) {
-    return { total, rows: await pageRowsOf(db, pred, await walkedHosts(db, pred, sort.key, dir, tie, limit, offset)) };
+    return { kind: 'assets', total, rows: await pageRowsOf(db, pred, await walkedHosts(db, pred, sort.key, dir, tie, limit, offset)) };
   }
   const grouped = matching(db, pred)
     .select((eb) => [
@@ -361,8 +394,10 @@ async function assetPage(
   }
   q = q.orderBy('assets.ip_key', tie).orderBy('assets.ip', tie);
   const rows = limit === 0 ? [] : await q.limit(limit).offset(offset).execute();
-  return { total, rows: await pageRowsOf(db, pred, rows) };
+  return { kind: 'assets', total, rows: await pageRowsOf(db, pred, rows) };
 }
+
+const HOST_COLUMNS = ['assets.id', 'assets.ip', 'assets.hostname', 'assets.vendor', 'assets.product', 'assets.device_type', 'assets.country', 'assets.asn', 'assets.org', 'assets.honeypot', 'assets.risk'] as const;
 
 /** The columns of a host that a row of the hosts page shows. */
 type HostRow = {
@@ -392,7 +427,7 @@ type HostRow = {
 function walkedHosts(db: Db, pred: ServicePredicate | null, key: SortKey, dir: 'asc' | 'desc', tie: 'asc' | 'desc', limit: number, offset: number) {
   let q = db
     .selectFrom('assets')
-    .select(['assets.id', 'assets.ip', 'assets.hostname', 'assets.vendor', 'assets.product', 'assets.device_type', 'assets.country', 'assets.asn', 'assets.org', 'assets.honeypot', 'assets.risk'])
+    .select(HOST_COLUMNS)
     .where((eb) => eb.exists(matching(db, pred).select(sql.lit(1).as('one')).where(sql<boolean>`${sql.ref('services.asset_id')} = ${sql.ref('assets.id')}`)));
   if (key === 'risk') q = q.orderBy('assets.risk', dir);
   return q.orderBy('assets.ip_key', tie).orderBy('assets.ip', tie).limit(limit).offset(offset).execute();

@@ -13,6 +13,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import pg from 'pg';
@@ -599,8 +602,9 @@ async function answers(inv: KyselyInventory): Promise<Answers> {
   return out;
 }
 
-const results: { sqlite?: Answers; postgres?: Answers } = {};
-const invs: { sqlite?: KyselyInventory; postgres?: KyselyInventory } = {};
+const results: { sqlite?: Answers; postgres?: Answers; columns?: Answers } = {};
+const invs: { sqlite?: KyselyInventory; postgres?: KyselyInventory; columns?: KyselyInventory } = {};
+const columnsDir = mkdtempSync(path.join(tmpdir(), 'medsurface-columns-'));
 const pgName = `medsurface_search_${randomBytes(6).toString('hex')}`;
 let pgCreated = false;
 
@@ -621,6 +625,8 @@ before(async () => {
 });
 
 after(async () => {
+  await invs.columns?.close();
+  rmSync(columnsDir, { recursive: true, force: true });
   await invs.sqlite?.close();
   await invs.postgres?.close();
   if (pgCreated) await admin((c) => c.query(`DROP DATABASE IF EXISTS ${pgName} WITH (FORCE)`));
@@ -642,6 +648,44 @@ describe('search on PostgreSQL (the server must be up)', () => {
 function keysOf(r: SearchResult): string[] {
   return r.kind === 'services' ? r.rows.map((x) => `${x.ip}|${x.port}`) : r.rows.map((x) => x.ip);
 }
+
+describe('the column index (SQLite file)', () => {
+  test('seed, build the index, and run the workload through it', async () => {
+    invs.columns = await openKyselyInventory(path.join(columnsDir, 'inventory.sqlite'), { now: () => NOW, columnIndex: { minServices: 0 } });
+    await seed(invs.columns);
+    const idx = await invs.columns.refreshColumns();
+    assert.ok(idx !== null, 'the index was built');
+    const rows = await invs.columns.db.selectFrom('services').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    assert.equal(idx.services, Number(rows.n));
+    results.columns = await answers(invs.columns);
+    // Nothing was written meanwhile: every answer above took its totals, facets and service pages from the index.
+    assert.equal(invs.columns.columns(), idx, 'the index stayed current through the workload');
+  });
+
+  test('gives exactly the answers of SQL: every total, page and facet', () => {
+    assert.ok(results.sqlite && results.columns, 'both produced answers');
+    const diffs: string[] = [];
+    let compared = 0;
+    for (const kind of ['services', 'assets', 'facets'] as const) {
+      for (const [k, v] of Object.entries(results.sqlite[kind])) {
+        compared++;
+        const a = JSON.stringify(v, null, 1);
+        const b = JSON.stringify(results.columns[kind][k], null, 1);
+        if (a === b) continue;
+        if (b === undefined) {
+          diffs.push(`${kind} ${JSON.stringify(k)}: no answer through the index`);
+          continue;
+        }
+        const la = a.split('\n');
+        const lb = b.split('\n');
+        const i = la.findIndex((l, j) => l !== lb[j]);
+        diffs.push(`${kind} ${JSON.stringify(k)}: first difference at line ${i}:\n  sql:     ${la.slice(Math.max(0, i - 2), i + 3).join(' ')}\n  columns: ${lb.slice(Math.max(0, i - 2), i + 3).join(' ')}`);
+      }
+    }
+    assert.equal(diffs.length, 0, `${diffs.length} answer(s) differ:\n${diffs.join('\n')}`);
+    assert.ok(compared >= 800, `compared ${compared} answers`);
+  });
+});
 
 describe('answers match the reference evaluator', () => {
   for (const engine of ['sqlite', 'postgres'] as const) {
@@ -945,7 +989,7 @@ describe('facet buckets equal the totals of QUERY field:"value"', () => {
   }
 });
 
-test('random queries agree with the reference on both engines', async () => {
+test('random queries agree with the reference on both engines, and the column index with SQL', async () => {
   assert.ok(invs.sqlite && invs.postgres && results.sqlite, 'both engines are ready');
   const ref = results.sqlite.reference;
   const term = fc.oneof(
@@ -977,12 +1021,20 @@ test('random queries agree with the reference on both engines', async () => {
       tie('q').map((a) => `-(${a})`),
     ),
   })).q as fc.Arbitrary<string>;
+  const fields = ['product', 'devicetype', 'finding', 'state', 'tag', 'lastseen', 'country'] as const;
   await fc.assert(
-    fc.asyncProperty(query, async (q) => {
+    fc.asyncProperty(query, fc.constantFrom(...fields), fc.constantFrom('ip', '-risk', 'lastseen', '-severity'), async (q, field, sort) => {
       const want = refMatches(q, ref).map((s) => s.key).sort();
       for (const inv of [invs.sqlite!, invs.postgres!]) {
         const got = keysOf(await inv.search(q, { limit: 10_000 })).sort();
         assert.deepEqual(got, want, `${inv.kind}: ${q}`);
+      }
+      // Through the column index: the same page (in order), total and facet as SQL gives.
+      assert.ok(invs.columns?.columns(), 'the column index is current');
+      const page = { limit: 25, offset: 3, sort };
+      assert.deepEqual(await invs.columns!.search(q, page), await invs.sqlite!.search(q, page), `columns: ${q} sorted ${sort}`);
+      for (const assets of [false, true]) {
+        assert.deepEqual(await invs.columns!.facets(q, `${field}:1000`, { assets }), await invs.sqlite!.facets(q, `${field}:1000`, { assets }), `columns: facet ${field} of ${q}`);
       }
     }),
     { numRuns: 150 },

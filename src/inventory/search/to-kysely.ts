@@ -325,12 +325,14 @@ function compileTerm(eb: ServicesEb, node: TermNode, v: FieldValue, opts: Compil
   }
 }
 
-function enumValue(v: FieldValue): string {
+/** A term's enum value (the parser validated it). */
+export function enumValue(v: FieldValue): string {
   if (v.kind !== 'enum') throw new Error(`expected an enum value, got ${v.kind}`);
   return v.value;
 }
 
-function textValue(v: FieldValue): { pattern: string; wildcard: boolean } {
+/** A term's text value (the parser validated it). */
+export function textValue(v: FieldValue): { pattern: string; wildcard: boolean } {
   if (v.kind !== 'text') throw new Error(`expected a text value, got ${v.kind}`);
   return v;
 }
