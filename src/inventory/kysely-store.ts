@@ -324,13 +324,21 @@ export class KyselyInventory implements Inventory {
     this.columnOptions = opts.columnIndex === undefined || opts.columnIndex === false ? null : opts.columnIndex === true ? {} : opts.columnIndex;
   }
 
-  private readonly columnOptions: ColumnIndexCacheOptions | null;
+  private columnOptions: ColumnIndexCacheOptions | null;
   private columnCache: ColumnIndexCache | null = null;
 
   /** The column index cache, opened on first use (after migrations: it reads the tables); null when not kept. */
   private columnIndexCache(): ColumnIndexCache | null {
     if (this.columnOptions === null || this.kind !== 'sqlite' || this.location === ':memory:' || this.closed) return null;
-    this.columnCache ??= new ColumnIndexCache(this.location, this.columnOptions);
+    if (this.columnCache === null) {
+      try {
+        this.columnCache = new ColumnIndexCache(this.location, this.columnOptions);
+      } catch {
+        // The file cannot be opened a second time (read-only): SQL answers everything, as without the option.
+        this.columnOptions = null;
+        return null;
+      }
+    }
     return this.columnCache;
   }
 

@@ -223,6 +223,12 @@ export interface ApiScansTable {
   error: string | null;
 }
 
+/** One row (id 1): a counter of changes to the searched tables, kept by SQLite triggers (migrations/0010). */
+export interface SearchVersionTable {
+  id: number;
+  version: number;
+}
+
 export interface InventoryDatabase {
   scan_runs: ScanRunsTable;
   assets: AssetsTable;
@@ -239,4 +245,5 @@ export interface InventoryDatabase {
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
   api_scans: ApiScansTable;
+  search_version: SearchVersionTable;
 }

@@ -13,6 +13,7 @@ import { server } from './0006-server.js';
 import { optOuts } from './0007-opt-outs.js';
 import { activeSeverity } from './0008-active-severity.js';
 import { coveringIndexes } from './0009-covering-indexes.js';
+import { searchVersion } from './0010-search-version.js';
 
 export type { DialectKind };
 
@@ -31,6 +32,7 @@ export function inventoryMigrations(kind: DialectKind): Record<string, Migration
     '0007-opt-outs': optOuts(kind),
     '0008-active-severity': activeSeverity(),
     '0009-covering-indexes': coveringIndexes(),
+    '0010-search-version': searchVersion(kind),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * The column index's own rules: SQLite's text semantics, and freshness (a commit by any
- * connection retires the index until it is rebuilt, and searches meanwhile answer from SQL).
+ * The column index's own rules: SQLite's text semantics, and freshness (a change to the searched
+ * tables by any connection retires the index until it is rebuilt, and searches meanwhile answer
+ * from SQL; commits to other tables keep it).
  * That its answers equal SQL's for every query, sort and facet is search.test.ts's job.
  */
 import assert from 'node:assert/strict';
@@ -47,7 +48,7 @@ test('text is compared as SQLite compares it: ASCII case folding, LIKE escapes, 
   assert.ok('\uff5e' > '\u{1f600}');
 });
 
-test('a commit by any connection retires the index; searches then answer from SQL until it is rebuilt', async () => {
+test('a change to searched rows by any connection retires the index; searches then answer from SQL until it is rebuilt', async () => {
   const file = path.join(dir, 'fresh.sqlite');
   const inv = await openKyselyInventory(file, { columnIndex: { minServices: 0, quietMs: 60_000 } });
   const writer = await openKyselyInventory(file);
@@ -58,6 +59,11 @@ test('a commit by any connection retires the index; searches then answer from SQ
     assert.ok(idx !== null);
     assert.equal(inv.columns(), idx);
     assert.equal((await inv.search('product:dcmtk finding:dicom-any-ae')).total, 150);
+
+    // Commits that change no searched row (a run's record, through this or another connection) keep it.
+    await inv.createRun({ id: 'r-x', profile: 'safe', targets: [], options: {}, totalTargets: 0 });
+    await writer.createRun({ id: 'r-y', profile: 'safe', targets: [], options: {}, totalTargets: 0 });
+    assert.equal(inv.columns(), idx, 'commits to other tables keep the index current');
 
     // Its own connection writes (triage): stale at once, and SQL answers the new truth.
     const [f] = await inv.listFindings({ limit: 1 });

@@ -12,9 +12,10 @@
  * answer with SQL's.
  *
  * Freshness: an index is built from one read transaction of its own connection and remembers
- * that connection's `PRAGMA data_version` from before it began; any commit by another connection
- * (the scan's writer, the server's triage, another process) changes that number, and the index
- * is not used again until it is rebuilt (ColumnIndexCache).
+ * search_version (migrations/0010), a counter that SQLite triggers increment with every change
+ * to services, assets, findings and tags, whoever commits it (the scan's writer, the server's
+ * triage, another process). Once the committed counter differs, the index is not used until it
+ * is rebuilt (ColumnIndexCache); commits to other tables (sessions, the audit log) keep it.
  */
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
@@ -126,7 +127,7 @@ const FINDING_STATES = ['open', 'resolved', 'unverified', 'accepted-risk', 'fals
 
 /** What a built index holds (see ColumnIndex.build). */
 interface Columns {
-  /** The builder connection's data_version from before the build: the index holds every commit up to it. */
+  /** search_version (migrations/0010) in the build's snapshot: the index holds the searched rows as of it. */
   readonly version: number;
   readonly services: number;
   readonly assets: number;
@@ -197,7 +198,7 @@ interface Columns {
 export class ColumnIndex {
   private constructor(private readonly c: Columns) {}
 
-  /** The builder connection's data_version from before the build. */
+  /** search_version (migrations/0010) in the build's snapshot. */
   get version(): number {
     return this.c.version;
   }
@@ -224,7 +225,7 @@ export class ColumnIndex {
    * (Kysely over the same connection) writes the statements. Throws when a stored time is not
    * canonical ISO-8601 (the index compares times as numbers, SQL as text: the same order only then).
    */
-  static async build(conn: Database.Database, db: Db, version: number): Promise<ColumnIndex> {
+  static async build(conn: Database.Database, db: Db): Promise<ColumnIndex> {
     const t0 = performance.now();
     const d: Columns['d'] = {
       protocol: new Dict(),
@@ -279,7 +280,9 @@ export class ColumnIndex {
     }
     conn.exec('BEGIN');
     try {
-      // Sizes first (inside the snapshot), so the arrays are allocated once; rows beyond them cannot appear.
+      // The change counter and the sizes first (inside the snapshot), so the arrays are allocated once.
+      const vq = db.selectFrom('search_version').select('version').where('id', '=', 1).compile();
+      const version = Number((conn.prepare(vq.sql).get(...vq.parameters) as { version: number } | undefined)?.version ?? Number.NaN);
       const na0 = count('assets');
       const ns0 = count('services');
       const nf0 = count('findings');
@@ -1130,16 +1133,27 @@ export class ColumnIndexCache {
     this.quietMs = opts.quietMs ?? 2_000;
   }
 
-  /** Changes whenever another connection (any writer of the file) commits. */
-  private dataVersion(): number {
-    return Number(this.versionConn.pragma('data_version', { simple: true }));
+  private seen = { dataVersion: Number.NaN, version: Number.NaN };
+
+  /**
+   * The searched rows' change counter as committed now (migrations/0010): read again only when
+   * `PRAGMA data_version` says another connection committed something since the last look.
+   */
+  private committedVersion(): number {
+    const dv = Number(this.versionConn.pragma('data_version', { simple: true }));
+    if (dv !== this.seen.dataVersion) {
+      const q = this.db.selectFrom('search_version').select('version').where('id', '=', 1).compile();
+      const row = this.versionConn.prepare(q.sql).get(...q.parameters) as { version: number } | undefined;
+      this.seen = { dataVersion: dv, version: Number(row?.version ?? Number.NaN) };
+    }
+    return this.seen.version;
   }
 
   /** The index if it holds every commit so far; else null, and a rebuild is scheduled. */
   current(): ColumnIndex | null {
     if (this.closed) return null;
     const idx = this.index;
-    if (idx !== null && idx.version === this.dataVersion()) return idx;
+    if (idx !== null && idx.version === this.committedVersion()) return idx;
     this.schedule();
     return null;
   }
@@ -1148,7 +1162,7 @@ export class ColumnIndexCache {
   async refresh(): Promise<ColumnIndex | null> {
     if (this.building) await this.building.catch(() => null);
     const idx = this.index;
-    if (idx !== null && idx.version === this.dataVersion()) return idx;
+    if (idx !== null && idx.version === this.committedVersion()) return idx;
     this.building = this.build().finally(() => {
       this.building = null;
     });
@@ -1161,19 +1175,19 @@ export class ColumnIndexCache {
       built: idx !== null,
       services: idx?.services ?? 0,
       buildMs: idx?.buildMs ?? 0,
-      fresh: idx !== null && !this.closed && idx.version === this.dataVersion(),
+      fresh: idx !== null && !this.closed && idx.version === this.committedVersion(),
       error: this.lastError,
     };
   }
 
   private schedule(): void {
     if (this.timer !== null || this.building !== null) return;
-    const seen = this.dataVersion();
+    const seen = this.committedVersion();
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.closed) return;
       // A commit meanwhile: the inventory is still being written; wait for another quiet spell.
-      if (this.dataVersion() !== seen) return this.schedule();
+      if (this.committedVersion() !== seen) return this.schedule();
       void this.refresh();
     }, this.quietMs);
     this.timer.unref();
@@ -1181,15 +1195,13 @@ export class ColumnIndexCache {
 
   private async build(): Promise<ColumnIndex | null> {
     try {
-      // Read before the snapshot begins: a commit in between only makes the index look stale.
-      const version = this.dataVersion();
       const q = this.db.selectFrom('services').select((eb) => eb.fn.max('id').as('n')).compile();
       const top = Number((this.conn.prepare(q.sql).get(...q.parameters) as { n: number | null }).n ?? 0);
       if (top < this.minServices) {
         this.index = null;
         return null;
       }
-      const idx = await ColumnIndex.build(this.conn, this.db, version);
+      const idx = await ColumnIndex.build(this.conn, this.db);
       if (!this.closed) this.index = idx;
       this.lastError = null;
       return idx;
