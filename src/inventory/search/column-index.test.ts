@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import type { ServiceRecord } from '../../core/types.js';
 import { openKyselyInventory } from '../db.js';
-import { asciiLower, asciiUpper, compareCodePoints, likeMatcher } from './column-index.js';
+import { asciiLower, asciiUpper, compareCodePoints, likeMatcher, stableSortBy } from './column-index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'medsurface-colidx-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,6 +46,27 @@ test('text is compared as SQLite compares it: ASCII case folding, LIKE escapes, 
   // U+FF5E sorts before U+1F600 by code point (UTF-8), after it by UTF-16 code unit.
   assert.ok(compareCodePoints('\uff5e', '\u{1f600}') < 0);
   assert.ok('\uff5e' > '\u{1f600}');
+});
+
+test('sort orders: a counting sort, composite 64-bit keys and a comparison sort give the stable order', () => {
+  let seed = 42;
+  const rand = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const n = 5000;
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort(() => rand() - 0.5);
+  const cases: [string, Int32Array | Float64Array][] = [
+    ['ports (counting sort)', Int32Array.from({ length: n }, () => Math.floor(rand() * 20) + 100)],
+    ['times in ms (composite keys)', Float64Array.from({ length: n }, () => Date.parse('2026-01-01T00:00:00.000Z') + Math.floor(rand() * 50) * 86_400_000)],
+    ['fractions (comparison sort)', Float64Array.from({ length: n }, () => Math.floor(rand() * 30) / 7)],
+  ];
+  for (const [name, col] of cases) {
+    for (const desc of [false, true]) {
+      const want = Array.from(order).sort(desc ? (a, b) => col[b]! - col[a]! : (a, b) => col[a]! - col[b]!);
+      assert.deepEqual(Array.from(stableSortBy(order, col, desc)), want, `${name}${desc ? ', descending' : ''}`);
+    }
+  }
 });
 
 test('a change to searched rows by any connection retires the index; searches then answer from SQL until it is rebuilt', async () => {

@@ -825,10 +825,7 @@ export class ColumnIndex {
       order = desc ? this.c.ipOrder.slice().reverse() : this.c.ipOrder;
     } else {
       const col = key === 'port' ? this.c.sPort : key === 'risk' ? this.c.sRisk : key === 'severity' ? this.c.sSev : key === 'lastseen' ? this.c.sLast : this.c.sFirst;
-      const ip = Array.from(this.c.ipOrder);
-      // Array.prototype.sort is stable: equal keys keep the address order.
-      ip.sort(desc ? (a, b) => col[b]! - col[a]! : (a, b) => col[a]! - col[b]!);
-      order = Int32Array.from(ip);
+      order = stableSortBy(this.c.ipOrder, col, desc);
     }
     this.orders.set(name, order);
     return order;
@@ -1049,6 +1046,53 @@ export class ColumnIndex {
     }
     return out;
   }
+}
+
+/** Values of a counting sort at most (ports, risk, severity ranks). */
+const COUNTING_RANGE = 1 << 20;
+
+/**
+ * `order` stably sorted by `col` (ascending, or descending with ties still in `order`'s order):
+ * a counting sort for a small range of integers, else one native sort of 64-bit composite keys
+ * (value, then position in `order`), else a comparison sort. Times in milliseconds (2^41 now)
+ * and positions below 2^22 fit the composite.
+ */
+export function stableSortBy(order: Int32Array, col: Int32Array | Float64Array, desc: boolean): Int32Array {
+  const n = order.length;
+  let min = Infinity;
+  let max = -Infinity;
+  let integral = true;
+  for (let j = 0; j < n; j++) {
+    const v = col[order[j]!]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (integral && !Number.isInteger(v)) integral = false;
+  }
+  const out = new Int32Array(n);
+  if (n === 0) return out;
+  const rank = (v: number) => (desc ? max - v : v - min);
+  if (integral && max - min < COUNTING_RANGE) {
+    const start = new Int32Array(max - min + 2);
+    for (let j = 0; j < n; j++) start[rank(col[order[j]!]!) + 1]!++;
+    for (let k = 1; k < start.length; k++) start[k]! += start[k - 1]!;
+    for (let j = 0; j < n; j++) out[start[rank(col[order[j]!]!)]!++] = order[j]!;
+    return out;
+  }
+  const bits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+  if (integral && (max - min) * 2 ** bits < 2 ** 62) {
+    const keys = new BigInt64Array(n);
+    const shift = BigInt(bits);
+    for (let j = 0; j < n; j++) keys[j] = (BigInt(rank(col[order[j]!]!)) << shift) | BigInt(j);
+    keys.sort();
+    const mask = (1n << shift) - 1n;
+    for (let j = 0; j < n; j++) out[j] = order[Number(keys[j]! & mask)]!;
+    return out;
+  }
+  // Array.prototype.sort is stable: equal values keep `order`'s order.
+  const items = Array.from(order);
+  items.sort(desc ? (a, b) => col[b]! - col[a]! : (a, b) => col[a]! - col[b]!);
+  out.set(items);
+  return out;
 }
 
 const identity = (v: string): string => v;
