@@ -142,6 +142,8 @@ const FINDING_UPSERT_COLUMNS = [
   'severity', 'title', 'confidence', 'evidence', 'state', 'user_state', 'last_seen', 'resolved_at', 'last_run_id',
 ] as const;
 /** Rows per multi-row statement: columns x rows stays far below SQLite's 32,766 and pg's 65,535 parameters. */
+/** Answers kept by KyselyInventory.memo. */
+const MEMO_MAX = 64;
 const ASSET_CHUNK = 400;
 const SERVICE_CHUNK = 400;
 const FINDING_CHUNK = 600;
@@ -345,6 +347,36 @@ export class KyselyInventory implements Inventory {
   /** The current column index, or null (see SearchTarget.columns). */
   columns(): ColumnIndex | null {
     return this.columnIndexCache()?.current() ?? null;
+  }
+
+  /**
+   * The searched rows' change counter (search_version, migrations/0010): it changes with every
+   * change to services, assets, findings or tags. Null on PostgreSQL, which keeps none.
+   */
+  async searchVersion(): Promise<number | null> {
+    if (this.kind !== 'sqlite') return null;
+    const r = await this.db.selectFrom('search_version').select('version').where('id', '=', 1).executeTakeFirst();
+    return r === undefined ? null : Number(r.version);
+  }
+
+  private readonly memos = new Map<string, unknown>();
+
+  /**
+   * `compute()`'s answer, reused while searchVersion() is unchanged: for answers that read only
+   * services, assets, findings and tags (the dashboard's trend, a findings page), under a `key`
+   * that names everything else they depend on. On PostgreSQL it always computes. Answers are
+   * shared: callers must not modify them.
+   */
+  async memo<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    const version = await this.searchVersion();
+    if (version === null) return compute();
+    const k = `${version}\u0000${key}`;
+    if (this.memos.has(k)) return this.memos.get(k) as T;
+    const value = await compute();
+    // Answers of older versions can never be asked for again.
+    for (const old of this.memos.keys()) if (!old.startsWith(`${version}\u0000`) || this.memos.size >= MEMO_MAX) this.memos.delete(old);
+    this.memos.set(k, value);
+    return value;
   }
 
   /** Builds the column index now (when kept and the inventory is large enough) and returns it. */

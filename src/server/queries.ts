@@ -153,17 +153,27 @@ export interface TopAsset {
 export async function topAssets(inv: KyselyInventory, p: Principal | null, limit: number, now: number): Promise<TopAsset[]> {
   const res = await inv.search(scopedQuery(p, ''), { assets: true, sort: '-risk', limit, total: false, now });
   if (res.kind !== 'assets' || res.rows.length === 0) return [];
+  // Two steps, each through its index: the hosts' services by address, then their open findings
+  // by service. One join let SQLite (no statistics) read every open finding first (1.8 s at 1.2 M).
+  const ipOf = new Map<number, string>();
+  for (const sv of await inv.db.selectFrom('services').select(['services.id', 'services.ip']).where('services.ip', 'in', res.rows.map((r) => r.ip)).execute()) {
+    ipOf.set(Number(sv.id), sv.ip);
+  }
   const counts = new Map<string, number>();
-  const rows = await inv.db
-    .selectFrom('findings')
-    .innerJoin('services', 'services.id', 'findings.service_id')
-    .select(['services.ip', (eb) => eb.fn.countAll<number | string>().as('n')])
-    .where('services.ip', 'in', res.rows.map((r) => r.ip))
-    .where('findings.state', '=', 'open')
-    .where('findings.user_state', 'is', null)
-    .groupBy('services.ip')
-    .execute();
-  for (const r of rows) counts.set(r.ip, Number(r.n));
+  if (ipOf.size > 0) {
+    const rows = await inv.db
+      .selectFrom('findings')
+      .select(['findings.service_id', (eb) => eb.fn.countAll<number | string>().as('n')])
+      .where('findings.service_id', 'in', [...ipOf.keys()])
+      .where('findings.state', '=', 'open')
+      .where('findings.user_state', 'is', null)
+      .groupBy('findings.service_id')
+      .execute();
+    for (const r of rows) {
+      const ip = ipOf.get(Number(r.service_id))!;
+      counts.set(ip, (counts.get(ip) ?? 0) + Number(r.n));
+    }
+  }
   return res.rows.map((r) => ({
     ip: r.ip,
     risk: r.risk,

@@ -146,3 +146,29 @@ test('no index below minServices, for :memory: inventories, or over times it can
     await Promise.all([small.close(), memory.close(), odd.close()]);
   }
 });
+
+test('memo: an answer is reused until a searched row changes', async () => {
+  const inv = await openKyselyInventory(path.join(dir, 'memo.sqlite'));
+  try {
+    await inv.createRun({ id: 'r-1', profile: 'safe', targets: [], options: {}, totalTargets: 0 });
+    await inv.recordServices('r-1', services(10, 'DCMTK'));
+    let computed = 0;
+    const open = () =>
+      inv.memo('open', async () => {
+        computed++;
+        return (await inv.search('finding:*')).total;
+      });
+    assert.equal(await open(), 5);
+    assert.equal(await open(), 5);
+    assert.equal(computed, 1, 'reused');
+    await inv.createRun({ id: 'r-2', profile: 'safe', targets: [], options: {}, totalTargets: 0 });
+    assert.equal(await open(), 5);
+    assert.equal(computed, 1, 'a change to another table keeps it');
+    const [f] = await inv.listFindings({ limit: 1 });
+    await inv.setUserState(f!.id, 'false-positive');
+    assert.equal(await open(), 4, 'triage changed a finding: computed again');
+    assert.equal(computed, 2);
+  } finally {
+    await inv.close();
+  }
+});

@@ -76,7 +76,12 @@ export function inventoryRoutes(app: ZApp, ctx: ServerContext): void {
   app.get(
     '/api/v1/trend',
     { schema: { querystring: z.strictObject({ days: z.coerce.number().int().min(1).max(365).default(90) }), tags: ['inventory'] }, config: { access: 'user' } },
-    async (req) => ({ points: await trendPoints(inv, req.principal, req.query.days, nowMs()) }),
+    async (req) => {
+      const now = nowMs();
+      // The same answer until the findings change (or the day does): the overview asks on every visit.
+      const key = `trend|${scopedQuery(req.principal, '')}|${req.query.days}|${new Date(now).toISOString().slice(0, 10)}`;
+      return { points: await inv.memo(key, () => trendPoints(inv, req.principal, req.query.days, now)) };
+    },
   );
 
   app.get(
