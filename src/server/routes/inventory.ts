@@ -214,7 +214,11 @@ export function inventoryRoutes(app: ZApp, ctx: ServerContext): void {
       const { q, state, severity, check, limit, offset } = req.query;
       const s = await scopeOf(inv, req.principal, q, nowMs());
       const checkId = check === undefined ? null : /^cve-/i.test(check) ? check.toUpperCase() : check.toLowerCase();
-      return listFindings(inv, s, { state, severities: severity, checkId, limit, offset });
+      const filter = { state, severities: severity, checkId, limit, offset };
+      // Reused until a finding (or service, host, tag) changes, unless the query's answer moves
+      // with the clock (a relative time such as lastseen>7d: any term on a time field).
+      if (/seen/i.test(s.query)) return listFindings(inv, s, filter);
+      return inv.memo(`findings|${JSON.stringify([s.query, filter])}`, () => listFindings(inv, s, filter));
     },
   );
 
