@@ -22,7 +22,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { caseVariants, enumValue, likePattern, textValue } from './to-kysely.js';
 import { type CompareOp, type FieldValue, type QueryNode, RISK_BUCKETS, SEARCH_SEVERITIES, type TermNode, type TimeValue } from './ast.js';
 import type { InventoryDatabase } from '../tables.js';
-import type { SortKey } from './run-search.js';
+import { SORT_KEYS, type SortKey } from './run-search.js';
 
 type Db = Kysely<InventoryDatabase>;
 
@@ -816,6 +816,19 @@ export class ColumnIndex {
     return heap.slice(offset).map((a) => this.c.aIds[a]!);
   }
 
+  /**
+   * Makes every service order now, one per turn of the event loop (0.1-0.5 s each at 1.2 M
+   * services), so that no request pays for the first use of a sort after a rebuild.
+   */
+  async prepareOrders(): Promise<void> {
+    for (const key of SORT_KEYS) {
+      for (const desc of [false, true]) {
+        this.order(key, desc);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
   /** The services in the order of a sort: a stable sort of the address order by the key. */
   private order(key: SortKey, desc: boolean): Int32Array {
     const name = `${desc ? '-' : ''}${key}`;
@@ -1246,6 +1259,7 @@ export class ColumnIndexCache {
         return null;
       }
       const idx = await ColumnIndex.build(this.conn, this.db);
+      await idx.prepareOrders();
       if (!this.closed) this.index = idx;
       this.lastError = null;
       return idx;
