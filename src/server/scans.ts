@@ -250,6 +250,10 @@ export class ScanLauncher {
     const row = await this.db.selectFrom('api_scans').selectAll().where('run_id', '=', runId).executeTakeFirst();
     if (row === undefined) return 'unknown';
     if (row.state !== 'starting' && row.state !== 'running') return 'finished';
+    // The scan recorded its end (its process may not have exited yet, so api_scans still says
+    // running): nothing is left to cancel.
+    const run = await this.db.selectFrom('scan_runs').select('state').where('id', '=', runId).executeTakeFirst();
+    if (run !== undefined && run.state !== 'running') return 'finished';
     await this.db.updateTable('api_scans').set({ cancel_requested: 1 }).where('run_id', '=', runId).execute();
     this.cancelLocal(runId);
     return 'cancelling';

@@ -186,7 +186,7 @@ export function scanRoutes(app: ZApp, ctx: ServerContext): void {
     const launch = await db.selectFrom('api_scans').selectAll().where('run_id', '=', id).executeTakeFirst();
     if (launch === undefined || !mayReadRun(p, launch)) throw notFound(`no scan ${id} launched through the API (stop others with the emergency stop)`);
     const r = await launcher.cancel(id);
-    if (r === 'finished') throw conflict(`scan ${id} has already ended (${launch.state})`);
+    if (r === 'finished') throw conflict(`scan ${id} has already ended`);
     if (r === 'unknown') throw notFound(`no scan ${id} launched through the API`);
     await auditRequest(db, req, ctx.now(), { action: 'scan-cancel', target: id });
     return reply.code(202).send({ id, state: 'cancelling' });
