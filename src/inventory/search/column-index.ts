@@ -85,7 +85,7 @@ function textMatcher(v: { pattern: string; wildcard: boolean }): (value: string)
 
 // ------------------------------------------------------------------ dictionaries
 
-/** Distinct strings of one or more columns, each with a code; `sorted` codes follow text order. */
+/** Distinct strings of one or more columns, each with a code (its index in `values`). */
 class Dict {
   readonly values: string[] = [];
   private readonly codes = new Map<string, number>();
@@ -111,7 +111,6 @@ class Dict {
     for (let i = 0; i < t.length; i++) t[i] = pred(this.values[i]!) ? 1 : 0;
     return t;
   }
-
 }
 
 // ------------------------------------------------------------------ the index
@@ -281,8 +280,7 @@ export class ColumnIndex {
     conn.exec('BEGIN');
     try {
       // The change counter and the sizes first (inside the snapshot), so the arrays are allocated once.
-      const vq = db.selectFrom('search_version').select('version').where('id', '=', 1).compile();
-      const version = Number((conn.prepare(vq.sql).get(...vq.parameters) as { version: number } | undefined)?.version ?? Number.NaN);
+      const version = readVersion(conn, db);
       const na0 = count('assets');
       const ns0 = count('services');
       const nf0 = count('findings');
@@ -512,14 +510,14 @@ export class ColumnIndex {
         return out;
       }
       case 'text': {
+        // Each dictionary is matched once; a service's own and its host's product share the table.
         const like = likeMatcher(`%${likePattern(node.pattern, node.wildcard)}%`);
-        const own = this.either(this.byCode(this.c.sProduct, this.c.d.product.table(like)), this.byCode(this.c.sVendor, this.c.d.vendor.table(like)));
-        const host = this.hostMask((a, t) => t.p[this.c.aProduct[a]!] === 1 || t.v[this.c.aVendor[a]!] === 1 || t.h[this.c.aHostname[a]!] === 1, {
-          p: this.c.d.product.table(like),
-          v: this.c.d.vendor.table(like),
-          h: this.c.d.hostname.table(like),
-        });
-        return this.either(own, host);
+        const product = this.c.d.product.table(like);
+        const vendor = this.c.d.vendor.table(like);
+        const out = this.either(this.byCode(this.c.sProduct, product), this.byCode(this.c.sVendor, vendor));
+        this.either(out, this.hostCode(this.c.aProduct, product));
+        this.either(out, this.hostCode(this.c.aVendor, vendor));
+        return this.either(out, this.hostCode(this.c.aHostname, this.c.d.hostname.table(like)));
       }
       case 'term': {
         const out = this.term(node, node.values[0]!, now);
@@ -570,9 +568,9 @@ export class ColumnIndex {
   }
 
   /** Services whose host meets `pred` (evaluated once per host). */
-  private hostMask<T>(pred: (a: number, ctx: T) => boolean, ctx: T): Uint8Array {
+  private hostMask(pred: (a: number) => boolean): Uint8Array {
     const hosts = new Uint8Array(this.assets);
-    for (let a = 0; a < hosts.length; a++) hosts[a] = pred(a, ctx) ? 1 : 0;
+    for (let a = 0; a < hosts.length; a++) hosts[a] = pred(a) ? 1 : 0;
     const out = new Uint8Array(this.services);
     for (let i = 0; i < out.length; i++) out[i] = hosts[this.c.sAsset[i]!]!;
     return out;
@@ -711,7 +709,7 @@ export class ColumnIndex {
         return this.hostMask((a) => {
           for (let j = this.c.tStart[a]!; j < this.c.tStart[a + 1]!; j++) if (table[this.c.tTag[j]!] === 1) return true;
           return false;
-        }, null);
+        });
       }
       case 'honeypot': {
         if (v.kind !== 'bool') return this.all(1);
@@ -1138,6 +1136,13 @@ function compare(a: number, op: CompareOp, b: number): boolean {
   }
 }
 
+/** search_version (migrations/0010) as `conn` sees it; NaN without the row. */
+function readVersion(conn: Database.Database, db: Db): number {
+  const q = db.selectFrom('search_version').select('version').where('id', '=', 1).compile();
+  const row = conn.prepare(q.sql).get(...q.parameters) as { version: number } | undefined;
+  return Number(row?.version ?? Number.NaN);
+}
+
 /** Index of `id` among the first `n` ids (ascending), or -1. */
 function binarySearch(ids: Float64Array, n: number, id: number): number {
   let lo = 0;
@@ -1179,8 +1184,6 @@ export class ColumnIndexCache {
   private closed = false;
   private readonly minServices: number;
   private readonly quietMs: number;
-  /** Why the last build failed (for `status`). */
-  private lastError: string | null = null;
 
   constructor(file: string, opts: ColumnIndexCacheOptions = {}) {
     this.conn = new Database(file, { readonly: true, fileMustExist: true });
@@ -1199,9 +1202,7 @@ export class ColumnIndexCache {
   private committedVersion(): number {
     const dv = Number(this.versionConn.pragma('data_version', { simple: true }));
     if (dv !== this.seen.dataVersion) {
-      const q = this.db.selectFrom('search_version').select('version').where('id', '=', 1).compile();
-      const row = this.versionConn.prepare(q.sql).get(...q.parameters) as { version: number } | undefined;
-      this.seen = { dataVersion: dv, version: Number(row?.version ?? Number.NaN) };
+      this.seen = { dataVersion: dv, version: readVersion(this.versionConn, this.db) };
     }
     return this.seen.version;
   }
@@ -1224,17 +1225,6 @@ export class ColumnIndexCache {
       this.building = null;
     });
     return this.building;
-  }
-
-  status(): { built: boolean; services: number; buildMs: number; fresh: boolean; error: string | null } {
-    const idx = this.index;
-    return {
-      built: idx !== null,
-      services: idx?.services ?? 0,
-      buildMs: idx?.buildMs ?? 0,
-      fresh: idx !== null && !this.closed && idx.version === this.committedVersion(),
-      error: this.lastError,
-    };
   }
 
   private schedule(): void {
@@ -1261,10 +1251,9 @@ export class ColumnIndexCache {
       const idx = await ColumnIndex.build(this.conn, this.db);
       await idx.prepareOrders();
       if (!this.closed) this.index = idx;
-      this.lastError = null;
       return idx;
-    } catch (err) {
-      this.lastError = err instanceof Error ? err.message : String(err);
+    } catch {
+      // No index (a time not in canonical form, a row without its host): SQL answers, as below minServices.
       this.index = null;
       return null;
     }

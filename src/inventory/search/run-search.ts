@@ -193,14 +193,13 @@ export async function runSearch(target: SearchTarget, query: string, opts: Searc
   // With a current column index: the total from it, and the page's ids too unless the page lies
   // deep (past COLUMN_PAGE_MAX rows); the rows themselves from SQL.
   const columns = target.columns?.() ?? null;
-  const mask = columns === null ? null : columns.match(tree.ast, now);
-  const counted = columns === null || mask === null || opts.total === false ? null : columns.count(mask, assets);
+  const hit = columns === null ? null : { columns, mask: columns.match(tree.ast, now) };
+  const counted = hit === null || opts.total === false ? null : hit.columns.count(hit.mask, assets);
   const withTotal = opts.total !== false && counted === null;
-  const deep = offset + limit > COLUMN_PAGE_MAX;
   const ids =
-    columns === null || mask === null || deep ? undefined
-    : assets ? columns.hostPage(mask, sort.key, sort.desc, offset, limit)
-    : columns.page(mask, sort.key, sort.desc, offset, limit);
+    hit === null || offset + limit > COLUMN_PAGE_MAX ? undefined
+    : assets ? hit.columns.hostPage(hit.mask, sort.key, sort.desc, offset, limit)
+    : hit.columns.page(hit.mask, sort.key, sort.desc, offset, limit);
   const page = assets ? await assetPage(db, pred, sort, limit, offset, withTotal, ids) : await servicePage(db, pred, sort, limit, offset, withTotal, ids);
   const total = counted ?? page.total;
   return page.kind === 'assets'
