@@ -32,7 +32,7 @@
  * Needs root (or CAP_NET_BIND_SERVICE) for port 104, and gcc for the shim.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   accessSync,
   constants as fsConstants,
@@ -259,16 +259,33 @@ function bindShimSource(): string {
   return join(REPO_ROOT, 'test/interop/bindshim.c');
 }
 
-/** Builds bindshim.so once per source content into a cache dir outside the repo. */
-export async function ensureBindShim(): Promise<string> {
+/** In-flight and finished builds of this process, by output path: peers start concurrently. */
+const shimBuilds = new Map<string, Promise<string>>();
+
+/**
+ * Builds bindshim.so once per source content into a cache dir outside the repo. Concurrent callers
+ * share one build (peers start in parallel); the temporary file is unique per build, so other
+ * processes building the same shim never rename each other's file.
+ */
+export function ensureBindShim(): Promise<string> {
   const src = bindShimSource();
   const text = readFileSync(src);
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
   const cacheDir = join(process.env.MEDSURFACE_PEERS_CACHE ?? join(tmpdir(), 'medsurface-peers-cache'));
   mkdirSync(cacheDir, { recursive: true });
   const out = join(cacheDir, `bindshim-${hash}.so`);
-  if (existsSync(out)) return out;
-  const tmp = `${out}.${process.pid}.tmp`;
+  if (existsSync(out)) return Promise.resolve(out);
+  let build = shimBuilds.get(out);
+  if (!build) {
+    build = buildBindShim(src, out);
+    shimBuilds.set(out, build);
+    build.catch(() => shimBuilds.delete(out));
+  }
+  return build;
+}
+
+async function buildBindShim(src: string, out: string): Promise<string> {
+  const tmp = `${out}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const r = await runCommand(bin('gcc'), ['-shared', '-fPIC', '-O2', '-o', tmp, src, '-ldl'], { timeoutMs: 60_000 });
   if (r.code !== 0) throw new PeerError(`gcc failed to build ${src}: ${r.stderr.slice(0, 2000)}`);
   renameSync(tmp, out);
