@@ -10,7 +10,7 @@
  *
  * Usage: node --import tsx bench/inventory.ts [--services 1200000] [--pg URL] [--only sqlite|postgres]
  *          [--batch 1000] [--repeat 5] [--seed 1] [--keep] [--analyze] [--direct] [--ingest-only]
- *          [--existing LOCATION [--columns-only]]
+ *          [--existing LOCATION [--columns-only]] [--what-if-drop INDEX,...|secondary|secondary+triggers]
  * SQLite is written as `medsurface scan` writes it: batches of 250 records (the engine's) sent to
  * the inventory writer thread, which commits the batches that queue up together (group commit);
  * --direct calls recordServices with batches of --batch instead. PostgreSQL is always written
@@ -23,6 +23,11 @@
  * On SQLite the workload runs twice: through SQL alone, then through a reader with the column
  * index (search/column-index.ts, what `medsurface serve` uses), whose build time is printed;
  * --columns-only (with --existing) skips the first.
+ * --what-if-drop INDEX,...|secondary|secondary+triggers (SQLite) measures a schema medsurface does
+ * not ship: it drops those indexes of a fresh bench inventory (secondary: every index of assets,
+ * services, observations, findings and finding_events that no constraint needs; +triggers: the
+ * search_version triggers too) before ingesting, so the cost of each can be weighed against the
+ * searches it serves. Its query figures are not the product's.
  * --pg is an admin URL: a fresh database is created there and dropped afterwards (unless --keep).
  * Default: $MEDSURFACE_TEST_PG or postgres://postgres@127.0.0.1:5432/test.
  */
@@ -55,6 +60,7 @@ const { values: args } = parseArgs({
     existing: { type: 'string' },
     'ingest-only': { type: 'boolean', default: false },
     direct: { type: 'boolean', default: false },
+    'what-if-drop': { type: 'string' },
   },
 });
 const N = Number(args.services);
@@ -63,6 +69,8 @@ const REPEAT = Number(args.repeat);
 const SEED = Number(args.seed);
 /** The scan engine's batch (src/engine/run-scan.ts). */
 const ENGINE_BATCH = 250;
+/** Engine batches sent to the writer thread and not yet committed, at most (200,000 records). */
+const IN_FLIGHT = 800;
 const PG_ADMIN = args.pg ?? process.env.MEDSURFACE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 if (!Number.isInteger(N) || N < 1 || !Number.isInteger(BATCH) || BATCH < 1 || !Number.isInteger(REPEAT) || REPEAT < 1) {
   throw new Error('--services, --batch and --repeat take positive integers');
@@ -328,6 +336,21 @@ interface Report {
   facet: number[];
 }
 
+/** --what-if-drop: removes indexes (and triggers) from a fresh SQLite bench inventory. */
+async function whatIfDrop(inv: KyselyInventory, spec: string): Promise<void> {
+  const INGEST_TABLES = ['assets', 'services', 'observations', 'findings', 'finding_events'];
+  const objects = (await sql<{ type: string; name: string; tbl_name: string; sql: string | null }>`select type, name, tbl_name, sql from sqlite_master`.execute(inv.db)).rows;
+  const secondary = objects.filter((o) => o.type === 'index' && o.sql !== null && INGEST_TABLES.includes(o.tbl_name)).map((o) => o.name);
+  const indexes = spec === 'secondary' || spec === 'secondary+triggers' ? secondary : spec.split(',').filter(Boolean);
+  const triggers = spec === 'secondary+triggers' ? objects.filter((o) => o.type === 'trigger').map((o) => o.name) : [];
+  for (const name of indexes) {
+    if (!secondary.includes(name)) throw new Error(`--what-if-drop: ${name} is not a secondary index of ${INGEST_TABLES.join(', ')}`);
+    await sql`drop index ${sql.id(name)}`.execute(inv.db);
+  }
+  for (const name of triggers) await sql`drop trigger ${sql.id(name)}`.execute(inv.db);
+  console.log(`  what-if: dropped ${indexes.length} indexes${triggers.length ? ` and ${triggers.length} triggers` : ''} (${indexes.join(', ')}); this is not the schema medsurface ships`);
+}
+
 async function bench(inv: KyselyInventory, sizeOf: () => Promise<string>): Promise<Report> {
   const { ingestS, finishS } = await ingest(inv, sizeOf);
   const size = await sizeOf();
@@ -349,7 +372,8 @@ async function ingest(inv: KyselyInventory, sizeOf: () => Promise<string>): Prom
   };
   const threaded = inv.kind === 'sqlite' && !args.direct;
   if (threaded) {
-    // The scan engine's batches (run-scan.ts flushes at 250 records), at most 200 in flight.
+    // The scan engine's batches (run-scan.ts flushes at 250 records and does not wait for them
+    // between checkpoints); at most IN_FLIGHT here, which bounds the bench's memory.
     const writer = new InventoryWriterThread(inv.location);
     try {
       const inFlight: Promise<void>[] = [];
@@ -357,7 +381,7 @@ async function ingest(inv: KyselyInventory, sizeOf: () => Promise<string>): Prom
         inFlight.push(writer.write('r-bench', batch).then(() => {
           written += batch.length;
         }));
-        if (inFlight.length >= 200) await inFlight.shift();
+        if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
         progress();
       }
       await Promise.all(inFlight);
@@ -487,6 +511,7 @@ async function main(): Promise<void> {
     const dir = mkdtempSync(path.join(tmpdir(), 'medsurface-bench-'));
     const file = path.join(dir, 'inventory.sqlite');
     const inv = await openKyselyInventory(file, { now: () => new Date(NOW).toISOString() });
+    if (args['what-if-drop'] !== undefined) await whatIfDrop(inv, args['what-if-drop']);
     try {
       reports.push(
         await bench(inv, async () => {
@@ -533,7 +558,8 @@ async function main(): Promise<void> {
       else await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   }
-  console.log(`\nsummary (${args.existing === undefined ? `${N} services` : "existing inventory"}; goal: ingest <= 60 s on SQLite, p95 <= 200 ms):`);
+  const whatIf = args['what-if-drop'] === undefined ? '' : `; SQLite WHAT-IF without ${args['what-if-drop']}, not the shipped schema`;
+  console.log(`\nsummary (${args.existing === undefined ? `${N} services` : "existing inventory"}${whatIf}; goal: ingest <= 60 s on SQLite, p95 <= 200 ms):`);
   for (const r of reports) console.log(`  ${summary(r)}`);
 }
 
