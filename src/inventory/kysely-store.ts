@@ -13,6 +13,7 @@ import { type Insertable, type Kysely, Migrator, type Selectable, type Transacti
 import { UsageError } from '../core/errors.js';
 import { isOpen } from '../core/status.js';
 import { type Profile, type RecordAttribution, type RunState, SEVERITIES, type ServiceRecord, type Severity } from '../core/types.js';
+import { CompiledInserts } from './compiled-insert.js';
 import { ipKey, ipKeyRange } from './ip-key.js';
 import { type ColumnIndex, ColumnIndexCache, type ColumnIndexCacheOptions } from './search/column-index.js';
 import { type FacetOptions, type FacetResult, runFacet, runSearch, type SearchOptions, type SearchResult } from './search/index.js';
@@ -33,7 +34,16 @@ import {
   USER_STATES,
   type UserState,
 } from './store.js';
-import type { AssetsTable, FindingsTable, InventoryDatabase, ObservationsTable, ScanRunsTable, ServicesTable } from './tables.js';
+import type {
+  AssetsTable,
+  FindingEventsTable,
+  FindingsTable,
+  InventoryDatabase,
+  ObservationsTable,
+  ScanRunsTable,
+  ServiceEventsTable,
+  ServicesTable,
+} from './tables.js';
 
 /** A store-level failure (migration, missing run): not a network status, not the user's input. */
 export class InventoryError extends Error {
@@ -141,9 +151,16 @@ const OBSERVATION_UPSERT_COLUMNS = ['observed_at', 'status', 'protocol', 'data',
 const FINDING_UPSERT_COLUMNS = [
   'severity', 'title', 'confidence', 'evidence', 'state', 'user_state', 'last_seen', 'resolved_at', 'last_run_id',
 ] as const;
-/** Rows per multi-row statement: columns x rows stays far below SQLite's 32,766 and pg's 65,535 parameters. */
+/** The columns recordServices' multi-row statements write, in the order they bind them (compiled-insert.ts). */
+const ASSET_INSERT_COLUMNS = ['ip', ...ASSET_UPSERT_COLUMNS] as const;
+const SERVICE_INSERT_COLUMNS = ['ip', 'port', ...SERVICE_UPSERT_COLUMNS] as const;
+const OBSERVATION_INSERT_COLUMNS = ['run_id', 'service_id', ...OBSERVATION_UPSERT_COLUMNS] as const;
+const FINDING_INSERT_COLUMNS = ['service_id', 'check_id', 'first_seen', ...FINDING_UPSERT_COLUMNS] as const;
+const FINDING_EVENT_COLUMNS = ['finding_id', 'run_id', 'at', 'event', 'detail'] as const;
+const SERVICE_EVENT_COLUMNS = ['service_id', 'run_id', 'at', 'field', 'old_value', 'new_value'] as const;
 /** Answers kept by KyselyInventory.memo. */
 const MEMO_MAX = 64;
+/** Rows per multi-row statement: columns x rows stays far below SQLite's 32,766 and pg's 65,535 parameters. */
 const ASSET_CHUNK = 400;
 const SERVICE_CHUNK = 400;
 const FINDING_CHUNK = 600;
@@ -327,6 +344,8 @@ export class KyselyInventory implements Inventory {
   }
 
   private columnOptions: ColumnIndexCacheOptions | null;
+  /** recordServices' multi-row statements, compiled once per shape. */
+  private readonly inserts = new CompiledInserts();
   private columnCache: ColumnIndexCache | null = null;
 
   /** The column index cache, opened on first use (after migrations: it reads the tables); null when not kept. */
@@ -715,32 +734,37 @@ export class KyselyInventory implements Inventory {
   private async flushPlan(trx: Tx, plan: BatchPlan): Promise<void> {
     const assetIds = new Map<string, number>();
     for (const part of chunks([...plan.assets.values()], ASSET_CHUNK)) {
-      const rows = await trx
-        .insertInto('assets')
-        .values(part)
-        .onConflict((oc) => oc.column('ip').doUpdateSet(excludedSet(ASSET_UPSERT_COLUMNS)))
-        .returning(['id', 'ip'])
-        .execute();
+      const rows = await this.inserts.execute<{ id: number; ip: string }>(trx, 'assets', ASSET_INSERT_COLUMNS, part, (values) =>
+        trx
+          .insertInto('assets')
+          .values(values as Insertable<AssetsTable>[])
+          .onConflict((oc) => oc.column('ip').doUpdateSet(excludedSet(ASSET_UPSERT_COLUMNS)))
+          .returning(['id', 'ip']),
+      );
       for (const r of rows) assetIds.set(r.ip, Number(r.id));
     }
     const serviceIds = new Map<string, number>();
     for (const part of chunks([...plan.services.values()], SERVICE_CHUNK)) {
-      const rows = await trx
-        .insertInto('services')
-        .values(part.map((s) => ({ ...s, asset_id: mustGet(assetIds, s.ip, 'asset') })))
-        .onConflict((oc) => oc.columns(['ip', 'port']).doUpdateSet(excludedSet(SERVICE_UPSERT_COLUMNS)))
-        .returning(['id', 'ip', 'port'])
-        .execute();
+      const withAssets = part.map((s) => ({ ...s, asset_id: mustGet(assetIds, s.ip, 'asset') }));
+      const rows = await this.inserts.execute<{ id: number; ip: string; port: number }>(trx, 'services', SERVICE_INSERT_COLUMNS, withAssets, (values) =>
+        trx
+          .insertInto('services')
+          .values(values as Insertable<ServicesTable>[])
+          .onConflict((oc) => oc.columns(['ip', 'port']).doUpdateSet(excludedSet(SERVICE_UPSERT_COLUMNS)))
+          .returning(['id', 'ip', 'port']),
+      );
       for (const r of rows) serviceIds.set(`${r.ip}|${r.port}`, Number(r.id));
     }
     const runId = [...plan.services.values()][0]?.last_run_id ?? null;
     if (runId === null) return;
     for (const part of chunks([...plan.observations.entries()], SERVICE_CHUNK)) {
-      await trx
-        .insertInto('observations')
-        .values(part.map(([k, o]) => ({ run_id: runId, service_id: mustGet(serviceIds, k, 'service'), ...o })))
-        .onConflict((oc) => oc.columns(['run_id', 'service_id']).doUpdateSet(excludedSet(OBSERVATION_UPSERT_COLUMNS)))
-        .execute();
+      const rows = part.map(([k, o]) => ({ run_id: runId, service_id: mustGet(serviceIds, k, 'service'), ...o }));
+      await this.inserts.execute(trx, 'observations', OBSERVATION_INSERT_COLUMNS, rows, (values) =>
+        trx
+          .insertInto('observations')
+          .values(values as Insertable<ObservationsTable>[])
+          .onConflict((oc) => oc.columns(['run_id', 'service_id']).doUpdateSet(excludedSet(OBSERVATION_UPSERT_COLUMNS))),
+      );
     }
 
     // Findings: new ones are inserted (one that another writer inserted meanwhile is then
@@ -751,12 +775,18 @@ export class KyselyInventory implements Inventory {
     const raced = new Set<string>();
     for (const part of chunks(fresh, FINDING_CHUNK)) {
       const withIds = part.map(([k, p]) => [k, { service_id: mustGet(serviceIds, p.serviceKey, 'service'), ...p.row }] as const);
-      const rows = await trx
-        .insertInto('findings')
-        .values(withIds.map(([, r]) => r))
-        .onConflict((oc) => oc.columns(['service_id', 'check_id']).doNothing())
-        .returning(['id', 'service_id', 'check_id'])
-        .execute();
+      const rows = await this.inserts.execute<{ id: number; service_id: number; check_id: string }>(
+        trx,
+        'findings-new',
+        FINDING_INSERT_COLUMNS,
+        withIds.map(([, r]) => r),
+        (values) =>
+          trx
+            .insertInto('findings')
+            .values(values as Insertable<FindingsTable>[])
+            .onConflict((oc) => oc.columns(['service_id', 'check_id']).doNothing())
+            .returning(['id', 'service_id', 'check_id']),
+      );
       const got = new Map(rows.map((r) => [`${r.service_id}|${r.check_id}`, Number(r.id)]));
       for (const [k, r] of withIds) {
         const id = got.get(`${r.service_id}|${r.check_id}`);
@@ -776,11 +806,13 @@ export class KyselyInventory implements Inventory {
       known.push([k, { ...p, id: Number(existing.id), row: { ...p.row, first_seen: minIso(existing.first_seen, p.row.first_seen), user_state: existing.user_state === 'fixed' ? null : existing.user_state } }]);
     }
     for (const part of chunks(known, FINDING_CHUNK)) {
-      await trx
-        .insertInto('findings')
-        .values(part.map(([, p]) => ({ service_id: mustGet(serviceIds, p.serviceKey, 'service'), ...p.row })))
-        .onConflict((oc) => oc.columns(['service_id', 'check_id']).doUpdateSet(excludedSet(FINDING_UPSERT_COLUMNS)))
-        .execute();
+      const rows = part.map(([, p]) => ({ service_id: mustGet(serviceIds, p.serviceKey, 'service'), ...p.row }));
+      await this.inserts.execute(trx, 'findings-known', FINDING_INSERT_COLUMNS, rows, (values) =>
+        trx
+          .insertInto('findings')
+          .values(values as Insertable<FindingsTable>[])
+          .onConflict((oc) => oc.columns(['service_id', 'check_id']).doUpdateSet(excludedSet(FINDING_UPSERT_COLUMNS))),
+      );
       for (const [k, p] of part) findingIds.set(k, p.id!);
     }
     if (raced.size > 0) {
@@ -799,7 +831,11 @@ export class KyselyInventory implements Inventory {
       })),
     );
     const serviceEvents = plan.serviceEvents.map(({ serviceKey, ...e }) => ({ service_id: mustGet(serviceIds, serviceKey, 'service'), ...e }));
-    for (const part of chunks(serviceEvents)) await trx.insertInto('service_events').values(part).execute();
+    for (const part of chunks(serviceEvents)) {
+      await this.inserts.execute(trx, 'service_events', SERVICE_EVENT_COLUMNS, part, (values) =>
+        trx.insertInto('service_events').values(values as Insertable<ServiceEventsTable>[]),
+      );
+    }
   }
 
   /**
@@ -829,18 +865,16 @@ export class KyselyInventory implements Inventory {
 
   private async addEvents(trx: Tx, events: EventInput[]): Promise<void> {
     for (const part of chunks(events)) {
-      await trx
-        .insertInto('finding_events')
-        .values(
-          part.map((e) => ({
-            finding_id: e.findingId,
-            run_id: e.runId,
-            at: e.at,
-            event: e.event,
-            detail: e.detail === null || e.detail === undefined ? null : JSON.stringify(e.detail),
-          })),
-        )
-        .execute();
+      const rows = part.map((e) => ({
+        finding_id: e.findingId,
+        run_id: e.runId,
+        at: e.at,
+        event: e.event,
+        detail: e.detail === null || e.detail === undefined ? null : JSON.stringify(e.detail),
+      }));
+      await this.inserts.execute(trx, 'finding_events', FINDING_EVENT_COLUMNS, rows, (values) =>
+        trx.insertInto('finding_events').values(values as Insertable<FindingEventsTable>[]),
+      );
     }
   }
 
