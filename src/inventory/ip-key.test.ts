@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import { ipKey, ipKeyRange } from './ip-key.js';
 
 test('keys are fixed-width hex, IPv4 before IPv6, junk last', () => {
@@ -62,4 +63,26 @@ test('property: IPv6 ranges contain their network address and exclude the next b
       return lo <= k && k <= hi && lo.length === 34 && hi.length === 34;
     }),
   );
+});
+
+/** The key as ipaddr.js gives it (ipKey's IPv4 fast path must agree with it on every string). */
+function referenceKey(ip: string): string {
+  if (ipaddr.IPv4.isValidFourPartDecimal(ip)) return `4:${ipaddr.IPv4.parse(ip).toByteArray().map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  if (ipaddr.IPv6.isValid(ip)) return `6:${ipaddr.IPv6.parse(ip).toByteArray().map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  return `x:${ip}`;
+}
+
+test('property: the IPv4 fast path gives ipaddr.js keys for dotted strings of every shape', () => {
+  for (const s of ['0.0.0.0', '255.255.255.255', '01.2.3.4', '1.2.3.04', '1.2.3.256', '1.2.3.4.', '.1.2.3.4', '1..2.3', '1.2.3', '1.2.3.4.5', '1000.1.1.1', '1.2.3.-4', '1.2.3.4 ', '', '...', '0.00.0.0', '::ffff:1.2.3.4']) {
+    assert.equal(ipKey(s), referenceKey(s), JSON.stringify(s));
+  }
+  const part = fc.oneof(fc.nat(300).map(String), fc.stringMatching(/^[0-9]{0,4}$/));
+  fc.assert(
+    fc.property(fc.array(part, { minLength: 1, maxLength: 6 }), (parts) => {
+      const s = parts.join('.');
+      return ipKey(s) === referenceKey(s);
+    }),
+    { numRuns: 5000 },
+  );
+  fc.assert(fc.property(v4, (x) => ipKey(x.join('.')) === referenceKey(x.join('.'))), { numRuns: 2000 });
 });

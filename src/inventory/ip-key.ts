@@ -22,8 +22,39 @@ function parseStrict(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   return null;
 }
 
+/** Two hex digits of each byte value. */
+const HEX2 = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/**
+ * The key of a four-part decimal IPv4 address without a parser object (recordServices computes
+ * one per record); null for anything else, which parseStrict then decides. It accepts exactly
+ * what ipaddr.IPv4.isValidFourPartDecimal accepts: four parts of 0-255, no leading zeros.
+ */
+function ipv4Key(ip: string): string | null {
+  let key = '4:';
+  let part = 0;
+  let digits = 0;
+  let parts = 0;
+  for (let i = 0; i <= ip.length; i++) {
+    const c = i < ip.length ? ip.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || ++parts > 4) return null;
+      key += HEX2[part];
+      part = 0;
+      digits = 0;
+      continue;
+    }
+    if (c < 48 || c > 57 || (digits > 0 && part === 0)) return null;
+    part = part * 10 + (c - 48);
+    if (++digits > 3 || part > 255) return null;
+  }
+  return parts === 4 ? key : null;
+}
+
 /** Key of one address; a value that is not an address gets a key that sorts after all addresses. */
 export function ipKey(ip: string): string {
+  const v4 = ipv4Key(ip);
+  if (v4 !== null) return v4;
   const addr = parseStrict(ip);
   if (addr === null) return `x:${ip}`;
   return `${addr.kind() === 'ipv4' ? '4' : '6'}:${hex(addr.toByteArray())}`;
