@@ -19,8 +19,8 @@ import { openKyselyInventory } from './db.js';
 /**
  * Records per transaction at most when batches are grouped. A commit writes every page the
  * transaction dirtied to the WAL, and the indexes keyed by address, time or risk are dirtied all
- * over at every commit: at 1.2 M services, the same rows written in transactions of 200,000
- * instead of 20,000 cost 53 s instead of 91 s of SQLite's own time (bench/inventory). A group of
+ * over at every commit: at 1.2 M services, the same rows written in transactions of 100,000
+ * instead of 20,000 cost 51 s instead of 91 s of SQLite's own time (docs/inventory-scale.md). A group of
  * 100,000 records is about 100 MB in memory and takes seconds to write; a slow producer still
  * gets each batch committed as soon as it arrives.
  */
