@@ -268,7 +268,8 @@ function freeDisplay(from: number, taken: Set<number>): number {
 
 interface Ctx {
   dir: string;
-  cert: { cert: string; key: string } | null;
+  /** One certificate for every TLS peer, made once: the peers start in parallel. */
+  cert: Promise<{ cert: string; key: string }> | null;
   displays: Set<number>;
   /** x11vnc peers share one Xvfb display. */
   xvfb: Promise<{ display: number; proc: Proc }> | null;
@@ -276,10 +277,18 @@ interface Ctx {
   procs: Proc[];
 }
 
-async function selfSignedCert(ctx: Ctx): Promise<{ cert: string; key: string }> {
-  if (ctx.cert) return ctx.cert;
-  const cert = join(ctx.dir, 'cert.pem');
-  const key = join(ctx.dir, 'key.pem');
+/**
+ * The TLS peers' certificate. Concurrent callers share one openssl run: two runs writing the same
+ * files let a peer read one run's key with the other's certificate (CI saw vsftpd exit with 2).
+ */
+function selfSignedCert(ctx: Ctx): Promise<{ cert: string; key: string }> {
+  ctx.cert ??= makeSelfSignedCert(ctx.dir);
+  return ctx.cert;
+}
+
+async function makeSelfSignedCert(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
   const r = await runCommand(bin('openssl'), [
     'req',
     '-x509',
@@ -296,8 +305,7 @@ async function selfSignedCert(ctx: Ctx): Promise<{ cert: string; key: string }> 
     '/CN=medsurface-interop.invalid',
   ]);
   if (r.code !== 0) throw new PeerError(`openssl req failed: ${r.stderr.slice(0, 1000)}`);
-  ctx.cert = { cert, key };
-  return ctx.cert;
+  return { cert, key };
 }
 
 function vsftpdConfig(def: RemotePeerDef, dir: string, cert: { cert: string; key: string } | null): string {
