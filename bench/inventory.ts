@@ -511,8 +511,8 @@ async function main(): Promise<void> {
     const dir = mkdtempSync(path.join(tmpdir(), 'medsurface-bench-'));
     const file = path.join(dir, 'inventory.sqlite');
     const inv = await openKyselyInventory(file, { now: () => new Date(NOW).toISOString() });
-    if (args['what-if-drop'] !== undefined) await whatIfDrop(inv, args['what-if-drop']);
     try {
+      if (args['what-if-drop'] !== undefined) await whatIfDrop(inv, args['what-if-drop']);
       reports.push(
         await bench(inv, async () => {
           let bytes = 0;
